@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Redis } from 'ioredis';
+import { isLoopback, ConfigError, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { loadPolicies, type Policies } from './policy/catalog.js';
+import { openStore, type Store } from './store/database.js';
+import { migrateToLatest } from './store/migrator.js';
+import { loadPrincipalFacts } from './store/principal-facts.js';
+import { readPolicyVersion } from './store/versions.js';
+import { createAuth } from './auth/auth.js';
+import { createAdminRouter } from './admin/router.js';
+import { createAbilityProvider, type AbilityProvider } from './check/abilities.js';
+import { createCheckHandler } from './check/http-handler.js';
+import { createCheckRouter } from './check/routes.js';
+import { createCheckTokenGuard } from './check/check-token.js';
+import { createCheckService } from './check/service.js';
+import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './check/policy-bus.js';
+import { connectRedis } from './check/redis.js';
+import { createRedisRulesCache } from './check/rules-cache.js';
+import { createHttpServer, type HealthProbe } from './server.js';
+
+export interface Castellan {
+  readonly config: Config;
+  readonly server: Server;
+  readonly store: Store;
+  readonly policies: Policies;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly abilities: AbilityProvider;
+  readonly bus: PolicyBus;
+  readonly mode: { store: Store['kind']; cache: 'redis' | 'in-process' };
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface CastellanOptions {
+  logger?: Logger;
+}
+
+/** A fingerprint of the policy files: cached rules compiled under other files are not reused. */
+function policiesFingerprint(policies: Policies): string {
+  const { catalog, companyRoles, projectRoles } = policies;
+  return createHash('sha256').update(JSON.stringify({ catalog, companyRoles, projectRoles })).digest('hex').slice(0, 12);
+}
+
+/** Builds a whole instance from its configuration: the one place where parts are wired together. */
+export async function createCastellan(config: Config, options: CastellanOptions = {}): Promise<Castellan> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  if (!isLoopback(config.HOST) && !config.CHECK_TOKEN) {
+    throw new ConfigError(`Invalid configuration:\n  CHECK_TOKEN: required when HOST (${config.HOST}) is not a loopback address`);
+  }
+  const policies = loadPolicies(config.POLICIES_DIR);
+  const metrics = createMetrics();
+  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const closers: Array<() => Promise<unknown>> = [() => store.close()];
+  try {
+    if (config.MIGRATE_ON_START) {
+      const applied = await migrateToLatest(store.db);
+      if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+    }
+
+    let bus: PolicyBus;
+    let commands: Redis | null = null;
+    if (config.REDIS_URL) {
+      commands = connectRedis(config.REDIS_URL, 'commands');
+      const subscriber = connectRedis(config.REDIS_URL, 'subscriber');
+      closers.push(async () => commands?.disconnect());
+      bus = await createRedisPolicyBus({ publisher: commands, subscriber, keyPrefix: config.REDIS_KEY_PREFIX, logger, metrics });
+      closers.push(() => bus.close());
+    } else {
+      bus = createLocalPolicyBus();
+    }
+    const rulesCache = commands ? createRedisRulesCache(commands, `${config.REDIS_KEY_PREFIX}${policiesFingerprint(policies)}:`) : null;
+
+    const abilities = createAbilityProvider({
+      policies,
+      source: {
+        readVersion: (companyId) => readPolicyVersion(store.db, companyId),
+        loadPrincipal: (companyId, userId) => loadPrincipalFacts(store.db, companyId, userId),
+      },
+      rulesCache,
+      bus,
+      maxEntries: config.CACHE_MAX_ENTRIES,
+      maxStalenessMs: config.CACHE_MAX_STALENESS_MS,
+      metrics,
+      logger,
+    });
+
+    const auth = await createAuth({
+      db: store.db,
+      config: { jwtSecret: config.AUTH_JWT_SECRET, jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
+    });
+    const checkService = createCheckService({ catalog: policies.catalog, abilities, verifyToken: (token) => auth.verify(token) });
+    const probes: HealthProbe[] = [{ name: 'postgres', check: () => store.ping() }];
+    if (commands) {
+      const redis = commands;
+      probes.push({ name: 'redis', check: async () => void (await redis.ping()) });
+    }
+
+    const server = createHttpServer({
+      checkHandler: createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger }),
+      routers: [
+        createCheckRouter(checkService, createCheckTokenGuard(config.CHECK_TOKEN)),
+        createAdminRouter({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics }),
+      ],
+      probes,
+      logger,
+    });
+
+    const mode = { store: store.kind, cache: commands ? ('redis' as const) : ('in-process' as const) };
+    let closed = false;
+    return {
+      config,
+      server,
+      store,
+      policies,
+      metrics,
+      logger,
+      abilities,
+      bus,
+      mode,
+      listen: () =>
+        new Promise((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(config.PORT, config.HOST, () => {
+            server.off('error', reject);
+            const { port } = server.address() as AddressInfo;
+            const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+            resolve(`http://${host}:${port}`);
+          });
+        }),
+      async close() {
+        if (closed) return;
+        closed = true;
+        await new Promise<void>((resolve) => {
+          if (!server.listening) return resolve();
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        for (const close of closers.reverse()) await close().catch(() => {});
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,109 @@
+import { subject as asSubject, type MongoAbility } from '@casl/ability';
+import type { Catalog } from '../policy/catalog.js';
+import { ID_PATTERN } from '../policy/catalog.js';
+import { PROJECT_PLACEHOLDER } from '../policy/compiler.js';
+import { InvalidRequestError } from '../errors.js';
+
+export interface CheckResource {
+  type: string;
+  id?: string;
+  attributes?: Record<string, unknown>;
+}
+
+export interface CheckQuestion {
+  action: string;
+  resource: CheckResource;
+  field?: string;
+}
+
+export interface Decision {
+  allowed: boolean;
+  reason: string;
+}
+
+/**
+ * Builds the object CASL decides on. Only catalog attributes reach CASL; `id` comes
+ * from `resource.id` when given. The object is always typed (`subject(type, …)`): a
+ * bare type string would let any conditional rule answer "yes".
+ */
+function resourceObject(catalog: Catalog, resource: CheckResource): Record<string, unknown> {
+  const object: Record<string, unknown> = {};
+  const attributes = catalog.subjects[resource.type]?.attributes;
+  if (attributes && resource.attributes) {
+    for (const name of attributes) {
+      const value = resource.attributes[name];
+      if (value !== undefined) object[name] = value;
+    }
+  }
+  if (resource.id !== undefined) object.id = resource.id;
+  return object;
+}
+
+/** Takes one decision on a warm ability. Pure: the same ability and question give the same answer. */
+export function decide(catalog: Catalog, ability: MongoAbility, question: CheckQuestion): Decision {
+  const object = resourceObject(catalog, question.resource);
+  const rule = ability.relevantRuleFor(question.action, asSubject(question.resource.type, object), question.field);
+  if (rule === null) {
+    return { allowed: false, reason: `no rule allows ${question.action} ${question.resource.type}${question.field ? ` (${question.field})` : ''}` };
+  }
+  let reason = rule.reason ?? (rule.inverted ? 'a rule forbids it' : 'a rule allows it');
+  if (reason.includes(PROJECT_PLACEHOLDER)) {
+    const attribute = catalog.subjects[question.resource.type]?.projectAttribute;
+    reason = reason.replace(PROJECT_PLACEHOLDER, String(attribute ? object[attribute] : ''));
+  }
+  return { allowed: !rule.inverted, reason };
+}
+
+const fail = (message: string, path: string): never => {
+  throw new InvalidRequestError(message, { path });
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkKeys(object: Record<string, unknown>, allowed: ReadonlySet<string>, path: string): void {
+  for (const key in object) if (!allowed.has(key)) fail(`unknown field "${key}"`, path ? `${path}.${key}` : key);
+}
+
+export const QUESTION_KEYS: ReadonlySet<string> = new Set(['action', 'resource', 'field']);
+const RESOURCE_KEYS = new Set(['type', 'id', 'attributes']);
+
+/**
+ * Validates one question against the catalog. Hand-written rather than a schema
+ * library: it runs on every check, and unknown actions must be refused before they
+ * reach CASL (each new action string would grow CASL's rule index).
+ */
+export function parseQuestion(catalog: Catalog, value: unknown, path: string, allowedKeys: ReadonlySet<string> = QUESTION_KEYS): CheckQuestion {
+  if (!isPlainObject(value)) return fail('must be an object', path || '(body)');
+  const at = (name: string) => (path ? `${path}.${name}` : name);
+  const { action, resource, field } = value;
+  if (typeof action !== 'string') return fail('action must be a string', at('action'));
+  if (!isPlainObject(resource)) return fail('resource must be an object', at('resource'));
+  checkKeys(resource, RESOURCE_KEYS, at('resource'));
+  const { type, id, attributes } = resource;
+  if (typeof type !== 'string') return fail('resource.type must be a string', at('resource.type'));
+  const spec = catalog.subjects[type];
+  if (!spec) return fail(`unknown resource type "${type}"`, at('resource.type'));
+  if (!spec.actions.includes(action)) return fail(`"${action}" is not an action of ${type}`, at('action'));
+  if (id !== undefined && (typeof id !== 'string' || !ID_PATTERN.test(id))) return fail('resource.id must be an id (1-128 chars of [A-Za-z0-9._:@-])', at('resource.id'));
+  if (attributes !== undefined) {
+    if (!isPlainObject(attributes)) return fail('resource.attributes must be an object', at('resource.attributes'));
+    for (const key in attributes) {
+      const attributeValue = attributes[key];
+      if (typeof attributeValue !== 'string' && typeof attributeValue !== 'number' && typeof attributeValue !== 'boolean') {
+        fail('attribute values must be strings, numbers or booleans', at(`resource.attributes.${key}`));
+      }
+    }
+  }
+  if (field !== undefined) {
+    if (typeof field !== 'string') return fail('field must be a string', at('field'));
+    if (!spec.fields?.includes(field)) return fail(`"${field}" is not a field of ${type}`, at('field'));
+  }
+  checkKeys(value, allowedKeys, path);
+  const question: CheckQuestion = { action, resource: { type } };
+  if (id !== undefined) question.resource.id = id as string;
+  if (attributes !== undefined) question.resource.attributes = attributes as Record<string, unknown>;
+  if (field !== undefined) question.field = field;
+  return question;
+}

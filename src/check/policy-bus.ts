@@ -1,0 +1,98 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+/**
+ * Carries "company C is now at policy version V" between instances. Each instance
+ * keeps the newest version it has heard of per company; an L1 entry older than that
+ * is stale. Pub/sub is best effort: the staleness bound on L1 entries covers a
+ * dropped message, and a reconnect clears L1 because messages were surely missed.
+ */
+export interface PolicyBus {
+  /** Called by writers after their transaction committed. Never throws. */
+  announce(companyId: string, version: string): Promise<void>;
+  knownVersion(companyId: string): bigint | undefined;
+  onReconnect(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+const channelName = (prefix: string) => `${prefix}policy-versions`;
+
+function createVersionBook() {
+  const versions = new Map<string, bigint>();
+  return {
+    note(companyId: string, version: bigint) {
+      const known = versions.get(companyId);
+      if (known === undefined || version > known) versions.set(companyId, version);
+    },
+    get: (companyId: string) => versions.get(companyId),
+  };
+}
+
+export function createLocalPolicyBus(): PolicyBus {
+  const book = createVersionBook();
+  return {
+    announce: async (companyId, version) => book.note(companyId, BigInt(version)),
+    knownVersion: book.get,
+    onReconnect: () => {},
+    close: async () => {},
+  };
+}
+
+export async function createRedisPolicyBus(options: {
+  publisher: Redis;
+  subscriber: Redis;
+  keyPrefix: string;
+  logger: Logger;
+  metrics: Metrics;
+}): Promise<PolicyBus> {
+  const { publisher, subscriber, logger, metrics } = options;
+  const channel = channelName(options.keyPrefix);
+  const book = createVersionBook();
+  const reconnectListeners: Array<() => void> = [];
+  let connectedOnce = false;
+
+  subscriber.on('message', (from: string, message: string) => {
+    if (from !== channel) return;
+    const split = message.indexOf(' ');
+    if (split <= 0) return;
+    try {
+      book.note(message.slice(0, split), BigInt(message.slice(split + 1)));
+      metrics.invalidationsReceived.inc();
+    } catch {
+      logger.warn({ message }, 'ignored a malformed policy version notice');
+    }
+  });
+  subscriber.on('ready', () => {
+    if (!connectedOnce) {
+      connectedOnce = true;
+      return;
+    }
+    logger.warn('redis subscriber reconnected: clearing the in-process ability cache');
+    for (const listener of reconnectListeners) listener();
+  });
+  subscriber.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
+  try {
+    await subscriber.subscribe(channel);
+  } catch (error) {
+    // Redis may be down at start-up; the subscription is restored on reconnect by ioredis.
+    logger.warn({ err: error }, 'could not subscribe to policy version notices yet');
+  }
+
+  return {
+    async announce(companyId, version) {
+      book.note(companyId, BigInt(version));
+      try {
+        await publisher.publish(channel, `${companyId} ${version}`);
+      } catch (error) {
+        metrics.dependencyErrors.inc({ dependency: 'redis' });
+        logger.warn({ err: error, companyId, version }, 'could not publish a policy version notice; other instances catch up within the staleness bound');
+      }
+    },
+    knownVersion: book.get,
+    onReconnect: (listener) => reconnectListeners.push(listener),
+    close: async () => {
+      subscriber.disconnect();
+    },
+  };
+}

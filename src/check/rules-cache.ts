@@ -1,0 +1,27 @@
+import { packRules, unpackRules, type PackRule } from '@casl/ability/extra';
+import type { Redis } from 'ioredis';
+import type { CompiledRule } from '../policy/compiler.js';
+
+/** L2: each principal's compiled rules, packed, stamped with the company policy version they were compiled at. */
+export interface RulesCache {
+  get(companyId: string, userId: string): Promise<{ version: string; rules: CompiledRule[] } | null>;
+  set(companyId: string, userId: string, version: string, rules: CompiledRule[]): Promise<void>;
+}
+
+const TTL_SECONDS = 3600;
+
+export function createRedisRulesCache(redis: Redis, keyPrefix: string): RulesCache {
+  // Ids are restricted to [A-Za-z0-9._:@-], so a space cannot occur inside either part.
+  const key = (companyId: string, userId: string) => `${keyPrefix}rules:${companyId} ${userId}`;
+  return {
+    async get(companyId, userId) {
+      const raw = await redis.get(key(companyId, userId));
+      if (!raw) return null;
+      const parsed = JSON.parse(raw) as { v: string; r: PackRule<CompiledRule>[] };
+      return { version: parsed.v, rules: unpackRules(parsed.r) };
+    },
+    async set(companyId, userId, version, rules) {
+      await redis.set(key(companyId, userId), JSON.stringify({ v: version, r: packRules(rules) }), 'EX', TTL_SECONDS);
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import { packRules } from '@casl/ability/extra';
+import { rulesToCondition } from '@casl/ability/extra';
+import type { Catalog } from '../policy/catalog.js';
+import { ID_PATTERN } from '../policy/catalog.js';
+import { InvalidRequestError } from '../errors.js';
+import type { AbilityProvider, PrincipalAbility } from './abilities.js';
+import { decide, parseQuestion, QUESTION_KEYS, type Decision } from './decide.js';
+
+/** Verifies an end user's JWT and returns its subject; throws UnauthenticatedError. */
+export type VerifyToken = (token: string) => Promise<{ sub: string }>;
+
+export interface CheckAnswer extends Decision {
+  version: string;
+}
+
+export interface BatchAnswer {
+  version: string;
+  results: Decision[];
+}
+
+const MAX_BATCH = 1000;
+const CHECK_KEYS: ReadonlySet<string> = new Set([...QUESTION_KEYS, 'company', 'principal', 'consistency']);
+const BATCH_KEYS: ReadonlySet<string> = new Set(['company', 'principal', 'checks', 'consistency']);
+const ACCESSIBLE_KEYS: ReadonlySet<string> = new Set(['company', 'principal', 'action', 'resourceType', 'consistency']);
+const VERSION_PATTERN = /^\d{1,20}$/;
+
+const invalid = (message: string, path: string): never => {
+  throw new InvalidRequestError(message, { path });
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function parseId(value: unknown, path: string): string {
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) return invalid(`${path} must be an id (1-128 chars of [A-Za-z0-9._:@-])`, path);
+  return value;
+}
+
+export function parseMinVersion(consistency: unknown): bigint | undefined {
+  if (consistency === undefined) return undefined;
+  if (!isPlainObject(consistency)) return invalid('consistency must be an object', 'consistency');
+  for (const key in consistency) if (key !== 'minVersion') invalid(`unknown field "${key}"`, `consistency.${key}`);
+  const { minVersion } = consistency;
+  if (minVersion === undefined) return undefined;
+  if (typeof minVersion !== 'string' || !VERSION_PATTERN.test(minVersion)) return invalid('consistency.minVersion must be a decimal string', 'consistency.minVersion');
+  return BigInt(minVersion);
+}
+
+function checkKeys(body: Record<string, unknown>, allowed: ReadonlySet<string>): void {
+  for (const key in body) if (!allowed.has(key)) invalid(`unknown field "${key}"`, key);
+}
+
+export function createCheckService(deps: { catalog: Catalog; abilities: AbilityProvider; verifyToken: VerifyToken }) {
+  const { catalog, abilities, verifyToken } = deps;
+
+  /** The principal's user id, or a promise of it when a token must be verified. */
+  function principalId(value: unknown): string | Promise<string> {
+    if (!isPlainObject(value)) return invalid('principal must be an object with "id" or "token"', 'principal');
+    const { id, token } = value;
+    if ((id === undefined) === (token === undefined)) return invalid('principal needs exactly one of "id" and "token"', 'principal');
+    for (const key in value) if (key !== 'id' && key !== 'token') invalid(`unknown field "${key}"`, `principal.${key}`);
+    if (id !== undefined) return parseId(id, 'principal.id');
+    if (typeof token !== 'string' || token.length === 0 || token.length > 8192) return invalid('principal.token must be a JWT', 'principal.token');
+    return verifyToken(token).then((claims) => parseId(claims.sub, 'principal.token sub'));
+  }
+
+  function abilityFor(companyId: string, userId: string | Promise<string>, minVersion: bigint | undefined): PrincipalAbility | Promise<PrincipalAbility> {
+    if (typeof userId === 'string') return abilities.get(companyId, userId, minVersion);
+    return userId.then((id) => abilities.get(companyId, id, minVersion));
+  }
+
+  function envelope(body: unknown, keys: ReadonlySet<string>) {
+    if (!isPlainObject(body)) return invalid('the body must be a JSON object', '(body)');
+    checkKeys(body, keys);
+    const companyId = parseId(body.company, 'company');
+    const minVersion = parseMinVersion(body.consistency);
+    const userId = principalId(body.principal);
+    return { body, companyId, minVersion, userId };
+  }
+
+  return {
+    /** Returns synchronously on an L1 hit, so the hot path allocates no promise. */
+    check(rawBody: unknown): CheckAnswer | Promise<CheckAnswer> {
+      const { body, companyId, minVersion, userId } = envelope(rawBody, CHECK_KEYS);
+      const question = parseQuestion(catalog, body, '', CHECK_KEYS);
+      const entry = abilityFor(companyId, userId, minVersion);
+      const answer = (e: PrincipalAbility): CheckAnswer => {
+        const decision = decide(catalog, e.ability, question);
+        return { allowed: decision.allowed, reason: decision.reason, version: e.versionText };
+      };
+      return entry instanceof Promise ? entry.then(answer) : answer(entry);
+    },
+
+    async batch(rawBody: unknown): Promise<BatchAnswer> {
+      const { body, companyId, minVersion, userId } = envelope(rawBody, BATCH_KEYS);
+      const { checks } = body;
+      if (!Array.isArray(checks) || checks.length < 1 || checks.length > MAX_BATCH) {
+        return invalid(`checks must be an array of 1 to ${MAX_BATCH} checks`, 'checks');
+      }
+      const questions = checks.map((item, i) => parseQuestion(catalog, item, `checks.${i}`));
+      const entry = await abilityFor(companyId, userId, minVersion);
+      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, q)) };
+    },
+
+    async rules(companyIdRaw: unknown, userIdRaw: unknown, format: unknown, minVersionRaw: unknown) {
+      const companyId = parseId(companyIdRaw, 'company');
+      const userId = parseId(userIdRaw, 'userId');
+      if (format !== undefined && format !== 'raw' && format !== 'packed') invalid('format must be "raw" or "packed"', 'format');
+      const minVersion = minVersionRaw === undefined ? undefined : parseMinVersion({ minVersion: minVersionRaw });
+      const entry = await abilities.get(companyId, userId, minVersion);
+      return { version: entry.versionText, rules: format === 'packed' ? packRules([...entry.rules]) : entry.rules };
+    },
+
+    async accessible(rawBody: unknown) {
+      const { body, companyId, minVersion, userId } = envelope(rawBody, ACCESSIBLE_KEYS);
+      const { action, resourceType } = body;
+      if (typeof resourceType !== 'string' || !catalog.subjects[resourceType]) return invalid('resourceType must be a subject of the catalog', 'resourceType');
+      const spec = catalog.subjects[resourceType]!;
+      if (typeof action !== 'string' || !spec.actions.includes(action)) return invalid(`action must be an action of ${resourceType}`, 'action');
+      const entry = await abilityFor(companyId, userId, minVersion);
+      return { version: entry.versionText, ...accessibleOf(entry, action, resourceType, spec.projectAttribute) };
+    },
+  };
+}
+
+export type CheckService = ReturnType<typeof createCheckService>;
+
+type MongoCondition = Record<string, unknown>;
+
+/**
+ * Which resources of a type the principal may act on. CASL's rulesToCondition flattens
+ * the rules (inverted ones included) into one condition tree; for Project, whose ids
+ * Castellan knows, a tree of `id $in` lists is turned into the list itself.
+ */
+function accessibleOf(entry: PrincipalAbility, action: string, resourceType: string, projectAttribute: string | undefined) {
+  const condition = rulesToCondition<typeof entry.ability, MongoCondition, MongoCondition>(
+    entry.ability.rulesFor(action, resourceType),
+    (rule) => (rule.inverted ? { $nor: [rule.conditions ?? {}] } : (rule.conditions ?? {})) as MongoCondition,
+    {
+      and: (conditions) => (conditions.length === 1 ? conditions[0]! : { $and: conditions }),
+      or: (conditions) => (conditions.length === 1 ? conditions[0]! : { $or: conditions }),
+      empty: () => ({}),
+    },
+  );
+  if (condition === null) return { kind: 'none' as const };
+  if (Object.keys(condition).length === 0) return { kind: 'all' as const };
+  if (resourceType === 'Project' && projectAttribute) {
+    const ids = idsOf(condition, projectAttribute);
+    if (ids) return ids.length ? { kind: 'some' as const, ids } : { kind: 'none' as const };
+  }
+  return { kind: 'conditional' as const, filter: condition };
+}
+
+/** Ids named by a tree of `$or` over `{attr: {$in: [...]}}`; null when the tree says anything else. */
+function idsOf(condition: MongoCondition, attribute: string): string[] | null {
+  const ids = new Set<string>();
+  const visit = (node: MongoCondition): boolean => {
+    const keys = Object.keys(node);
+    if (keys.length !== 1) return false;
+    const value = node[keys[0]!];
+    if (keys[0] === '$or' && Array.isArray(value)) return value.every((child) => visit(child as MongoCondition));
+    if (keys[0] === attribute && isPlainObject(value) && Array.isArray(value.$in)) {
+      for (const id of value.$in) ids.add(String(id));
+      return true;
+    }
+    return false;
+  };
+  return visit(condition) ? [...ids].sort() : null;
+}

@@ -1,0 +1,81 @@
+/**
+ * One class per error code of the API contract. Services throw these; the HTTP
+ * layer maps them to a status and body in one place (`errorResponse`).
+ */
+export abstract class CastellanError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  constructor(
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export class InvalidRequestError extends CastellanError {
+  readonly code = 'invalid_request';
+  readonly status = 400;
+}
+export class UnauthenticatedError extends CastellanError {
+  readonly code = 'unauthenticated';
+  readonly status = 401;
+}
+export class ForbiddenError extends CastellanError {
+  readonly code = 'forbidden';
+  readonly status = 403;
+}
+export class NotFoundError extends CastellanError {
+  readonly code = 'not_found';
+  readonly status = 404;
+}
+export class ConflictError extends CastellanError {
+  readonly code = 'conflict';
+  readonly status = 409;
+}
+export class LastAdminError extends CastellanError {
+  readonly code = 'last_admin';
+  readonly status = 409;
+}
+export class RoleImmutableError extends CastellanError {
+  readonly code = 'role_immutable';
+  readonly status = 409;
+}
+export class LicenseLimitError extends CastellanError {
+  readonly code = 'license_limit';
+  readonly status = 409;
+}
+export class DomainTakenError extends CastellanError {
+  readonly code = 'domain_taken';
+  readonly status = 409;
+}
+export class PreconditionFailedError extends CastellanError {
+  readonly code = 'precondition_failed';
+  readonly status = 412;
+}
+export class PayloadTooLargeError extends CastellanError {
+  readonly code = 'payload_too_large';
+  readonly status = 413;
+}
+export class TooManyRequestsError extends CastellanError {
+  readonly code = 'too_many_requests';
+  readonly status = 429;
+}
+export class UnavailableError extends CastellanError {
+  readonly code = 'unavailable';
+  readonly status = 503;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** Maps any thrown value to the contract's error shape; unknown errors become a 500 without internals. */
+export function errorResponse(error: unknown): { status: number; body: ErrorBody; expected: boolean } {
+  if (error instanceof CastellanError) {
+    const body: ErrorBody = { error: { code: error.code, message: error.message } };
+    if (error.details) body.error.details = error.details;
+    return { status: error.status, body, expected: true };
+  }
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error' } }, expected: false };
+}

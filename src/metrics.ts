@@ -1,0 +1,64 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * One registry per app instance (tests run several in one process). Hot-path
+ * metrics are plain counters and histograms; labels have a small fixed set of values.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const latencyBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+  return {
+    registry,
+    checkDuration: new Histogram({
+      name: 'castellan_check_duration_seconds',
+      help: 'Check API request latency, by endpoint',
+      labelNames: ['endpoint'] as const,
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    decisions: new Counter({
+      name: 'castellan_decisions_total',
+      help: 'Decisions taken, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    cacheLookups: new Counter({
+      name: 'castellan_cache_lookups_total',
+      help: 'Ability cache lookups by tier (l1 in process, l2 Redis) and result',
+      labelNames: ['tier', 'result'] as const,
+      registers: [registry],
+    }),
+    compileDuration: new Histogram({
+      name: 'castellan_compile_duration_seconds',
+      help: 'Time to load a principal from the store and compile its rules',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    invalidationsReceived: new Counter({
+      name: 'castellan_invalidations_received_total',
+      help: 'Policy version notices received over Redis pub/sub',
+      registers: [registry],
+    }),
+    staleRefreshes: new Counter({
+      name: 'castellan_stale_refreshes_total',
+      help: 'L1 entries re-validated after the staleness bound, by result (kept or reloaded)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    dependencyErrors: new Counter({
+      name: 'castellan_dependency_errors_total',
+      help: 'Errors talking to a dependency',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+    }),
+    adminWrites: new Counter({
+      name: 'castellan_admin_writes_total',
+      help: 'Admin API writes, by route and status class',
+      labelNames: ['route', 'status'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,232 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import type { CompanyRole, StoredPermission } from './types.js';
+
+/** The compiler's vocabulary, loaded from `policies/catalog.json`. */
+export interface Catalog {
+  subjects: Record<string, SubjectSpec>;
+  /** Which subjects and actions a project role may name. */
+  projectRolePermissions: Record<string, string[]>;
+  /** Which subjects a company role may name (Company, Application and Builder come from tags and grants). */
+  companyRoleSubjects: string[];
+}
+
+export interface SubjectSpec {
+  actions: string[];
+  fields?: string[];
+  attributes?: string[];
+  /** The attribute that names the project a resource belongs to, for project-scoped subjects. */
+  projectAttribute?: string;
+}
+
+export interface Policies {
+  catalog: Catalog;
+  companyRoles: Record<CompanyRole, StoredPermission[]>;
+  projectRoles: ProjectRoleDefinition[];
+  testSuites: PolicyTestSuite[];
+}
+
+export interface ProjectRoleDefinition {
+  key: string;
+  name: string;
+  permissions: StoredPermission[];
+}
+
+export class PolicyFileError extends Error {
+  override readonly name = 'PolicyFileError';
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid policy file ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+const name = z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an identifier');
+
+const subjectSpecSchema = z.strictObject({
+  actions: z.array(name).min(1),
+  fields: z.array(name).min(1).optional(),
+  attributes: z.array(name).min(1).optional(),
+  projectAttribute: name.optional(),
+});
+
+const catalogSchema = z
+  .strictObject({
+    subjects: z.record(name, subjectSpecSchema),
+    projectRolePermissions: z.record(name, z.array(name)),
+    companyRoleSubjects: z.array(name),
+  })
+  .superRefine((catalog, ctx) => {
+    for (const [subject, spec] of Object.entries(catalog.subjects)) {
+      if (spec.projectAttribute && !spec.attributes?.includes(spec.projectAttribute)) {
+        ctx.addIssue({ code: 'custom', path: ['subjects', subject, 'projectAttribute'], message: 'must be one of the subject attributes' });
+      }
+    }
+    for (const [subject, actions] of Object.entries(catalog.projectRolePermissions)) {
+      const spec = catalog.subjects[subject];
+      if (!spec?.projectAttribute) {
+        ctx.addIssue({ code: 'custom', path: ['projectRolePermissions', subject], message: 'must be a project-scoped subject of the catalog' });
+        continue;
+      }
+      actions.forEach((action, i) => {
+        if (!spec.actions.includes(action)) {
+          ctx.addIssue({ code: 'custom', path: ['projectRolePermissions', subject, i], message: `"${action}" is not an action of ${subject}` });
+        }
+      });
+    }
+    catalog.companyRoleSubjects.forEach((subject, i) => {
+      if (!catalog.subjects[subject]) ctx.addIssue({ code: 'custom', path: ['companyRoleSubjects', i], message: `unknown subject "${subject}"` });
+    });
+  });
+
+export const permissionSchema = z.strictObject({
+  action: z.string().min(1).max(64),
+  subject: z.string().min(1).max(64),
+  fields: z.array(z.string().min(1).max(64)).min(1).max(64).optional(),
+  inverted: z.boolean().optional(),
+});
+
+/** Problems with one permission against the catalog; empty when it is valid. */
+export function permissionProblems(
+  catalog: Catalog,
+  permission: StoredPermission,
+  scope: 'company' | 'project',
+): string[] {
+  const spec = catalog.subjects[permission.subject];
+  if (!spec) return [`unknown subject "${permission.subject}"`];
+  const allowedActions = scope === 'project' ? catalog.projectRolePermissions[permission.subject] : spec.actions;
+  if (scope === 'company' && !catalog.companyRoleSubjects.includes(permission.subject)) {
+    return [`a company role cannot name ${permission.subject}`];
+  }
+  if (!allowedActions) return [`a project role cannot name ${permission.subject}`];
+  const problems: string[] = [];
+  if (!allowedActions.includes(permission.action)) problems.push(`"${permission.action}" is not allowed on ${permission.subject} in a ${scope} role`);
+  for (const field of permission.fields ?? []) {
+    if (!spec.fields?.includes(field)) problems.push(`"${field}" is not a field of ${permission.subject}`);
+  }
+  return problems;
+}
+
+const companyRolesSchema = (catalog: Catalog) =>
+  z
+    .strictObject({
+      admin: z.array(permissionSchema),
+      manager: z.array(permissionSchema),
+      editor: z.array(permissionSchema),
+      collaborator: z.array(permissionSchema),
+    })
+    .superRefine((roles, ctx) => {
+      for (const [role, permissions] of Object.entries(roles)) {
+        permissions.forEach((permission, i) => {
+          for (const message of permissionProblems(catalog, permission, 'company')) {
+            ctx.addIssue({ code: 'custom', path: [role, i], message });
+          }
+        });
+      }
+    });
+
+export const projectRoleKeySchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be 1-64 lowercase letters, digits, ".", "_" or "-"');
+
+const projectRolesSchema = (catalog: Catalog) =>
+  z
+    .array(
+      z.strictObject({
+        key: projectRoleKeySchema,
+        name: z.string().min(1).max(200),
+        permissions: z.array(permissionSchema),
+      }),
+    )
+    .superRefine((roles, ctx) => {
+      const seen = new Set<string>();
+      roles.forEach((role, i) => {
+        if (seen.has(role.key)) ctx.addIssue({ code: 'custom', path: [i, 'key'], message: `duplicate key "${role.key}"` });
+        seen.add(role.key);
+        role.permissions.forEach((permission, j) => {
+          for (const message of permissionProblems(catalog, permission, 'project')) {
+            ctx.addIssue({ code: 'custom', path: [i, 'permissions', j], message });
+          }
+        });
+      });
+    });
+
+const grantSchema = z.strictObject({ project: z.string().regex(ID_PATTERN), role: projectRoleKeySchema, team: z.string().regex(ID_PATTERN).optional() });
+
+export const policyTestSuiteSchema = z.strictObject({
+  description: z.string().optional(),
+  principal: z.strictObject({
+    role: z.enum(['admin', 'manager', 'editor', 'collaborator']),
+    status: z.enum(['invited', 'active', 'inactive']).default('active'),
+    owner: z.boolean().default(false),
+    applicationAccess: z.boolean().default(false),
+    developerAccess: z.boolean().default(false),
+    grants: z.array(grantSchema).default([]),
+  }),
+  /** Per-company overrides of company-role permissions, as an admin would store them. */
+  companyRoles: z.record(z.enum(['manager', 'editor', 'collaborator']), z.array(permissionSchema)).optional(),
+  projectRoles: z.array(z.strictObject({ key: projectRoleKeySchema, name: z.string(), permissions: z.array(permissionSchema) })).optional(),
+  cases: z
+    .array(
+      z.strictObject({
+        action: z.string(),
+        resource: z.strictObject({ type: z.string(), id: z.string().optional(), attributes: z.record(z.string(), z.string()).optional() }),
+        field: z.string().optional(),
+        allowed: z.boolean(),
+      }),
+    )
+    .min(1),
+});
+
+export type PolicyTestSuite = z.infer<typeof policyTestSuiteSchema> & { file: string; name: string };
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `at ${issue.path.length ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`);
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new PolicyFileError(file, [`cannot be read: ${(error as Error).message}`]);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PolicyFileError(file, [`is not valid JSON: ${(error as Error).message}`]);
+  }
+}
+
+function parseFile<T>(file: string, schema: z.ZodType<T>): T {
+  const parsed = schema.safeParse(readJson(file));
+  if (!parsed.success) throw new PolicyFileError(file, formatIssues(parsed.error));
+  return parsed.data;
+}
+
+export function defaultPoliciesDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // src/policy or dist/policy: the policies folder sits at the repository top.
+  return path.resolve(here, '../../policies');
+}
+
+/** Loads and validates every policy file; throws a PolicyFileError naming the file and path. */
+export function loadPolicies(dir: string = defaultPoliciesDir()): Policies {
+  const catalog = parseFile(path.join(dir, 'catalog.json'), catalogSchema) as Catalog;
+  const companyRoles = parseFile(path.join(dir, 'company-roles.json'), companyRolesSchema(catalog)) as Record<CompanyRole, StoredPermission[]>;
+  const projectRoles = parseFile(path.join(dir, 'project-roles.json'), projectRolesSchema(catalog)) as ProjectRoleDefinition[];
+  const testsDir = path.join(dir, 'tests');
+  let testFiles: string[] = [];
+  try {
+    testFiles = readdirSync(testsDir).filter((f) => f.endsWith('.json')).sort();
+  } catch {
+    testFiles = [];
+  }
+  const testSuites = testFiles.map((f) => {
+    const file = path.join(testsDir, f);
+    return { ...parseFile(file, policyTestSuiteSchema), file, name: f.replace(/\.json$/, '') };
+  });
+  return { catalog, companyRoles, projectRoles, testSuites };
+}

@@ -1,0 +1,132 @@
+import type { Catalog } from './catalog.js';
+import type { CompanyRole, MembershipStatus, StoredPermission } from './types.js';
+
+/**
+ * Everything that decides what one principal may do in one company. The loader
+ * fills it from the store; policy tests and the differential test build it by hand.
+ */
+export interface PrincipalFacts {
+  membership: {
+    status: MembershipStatus;
+    role: CompanyRole;
+    owner: boolean;
+    applicationAccess: boolean;
+    developerAccess: boolean;
+  } | null;
+  /** The permissions of the membership's company role, as this company has them. */
+  companyRolePermissions: readonly StoredPermission[];
+  projectGrants: readonly ProjectGrantFact[];
+}
+
+export interface ProjectGrantFact {
+  projectId: string;
+  roleKey: string;
+  /** Set when the grant reaches the principal through a team. */
+  teamId?: string | null;
+  permissions: readonly StoredPermission[];
+}
+
+/** A CASL raw rule as `createMongoAbility` takes it; JSON-safe. */
+export interface CompiledRule {
+  action: string | string[];
+  subject: string;
+  fields?: string[];
+  conditions?: Record<string, { $in: string[] }>;
+  inverted?: boolean;
+  reason: string;
+}
+
+/** Placeholder in reasons of project-scoped rules; the check fills in the resource's project. */
+export const PROJECT_PLACEHOLDER = '{projectId}';
+
+function describe(permission: StoredPermission): string {
+  const fields = permission.fields?.length ? ` (${permission.fields.join(', ')})` : '';
+  return `${permission.action} ${permission.subject}${fields}`;
+}
+
+function companyRule(permission: StoredPermission, origin: string): CompiledRule {
+  const verb = permission.inverted ? 'forbids' : 'allows';
+  const rule: CompiledRule = { action: permission.action, subject: permission.subject, reason: `${origin} ${verb} ${describe(permission)}` };
+  if (permission.fields?.length) rule.fields = [...permission.fields];
+  if (permission.inverted) rule.inverted = true;
+  return rule;
+}
+
+/**
+ * Compiles one principal's facts in one company into CASL rules.
+ *
+ * Order matters to CASL (a later rule wins over an earlier one): company-role rules
+ * come first with their inverted rules right after what they restrict, then project
+ * grants, so an inverted rule in a company role narrows that role and never takes
+ * away what a project role grants (D17: a user's permissions are the union).
+ * Nothing granted yields no rules, which CASL answers with deny (D20).
+ */
+export function compileRules(catalog: Catalog, facts: PrincipalFacts): CompiledRule[] {
+  const membership = facts.membership;
+  if (!membership || membership.status !== 'active') return []; // D6
+
+  const rules: CompiledRule[] = [];
+  const roleOrigin = `company role ${membership.role}`;
+  for (const permission of facts.companyRolePermissions) {
+    // Stored permissions were validated on write; this guards against a catalog that shrank since.
+    if (!catalog.subjects[permission.subject]) continue;
+    rules.push(companyRule(permission, roleOrigin));
+  }
+  if (membership.owner) rules.push({ action: 'delete', subject: 'Company', reason: 'owner tag allows delete Company' }); // D10
+  if (membership.applicationAccess) rules.push({ action: 'use', subject: 'Application', reason: 'application access allows use Application' }); // D13
+  if (membership.developerAccess) rules.push({ action: 'use', subject: 'Builder', reason: 'developer access allows use Builder' });
+
+  rules.push(...compileProjectGrants(catalog, facts.projectGrants));
+  return rules;
+}
+
+interface GrantGroup {
+  roleKey: string;
+  teamId: string | null;
+  permissions: readonly StoredPermission[];
+  projectIds: string[];
+}
+
+/**
+ * Grants of the same role through the same path become one rule per permission
+ * with the projects in `$in`: 5,000 grants of one role are still a handful of rules.
+ */
+function compileProjectGrants(catalog: Catalog, grants: readonly ProjectGrantFact[]): CompiledRule[] {
+  if (grants.length === 0) return [];
+  const groups = new Map<string, GrantGroup>();
+  const visibleProjects = new Set<string>();
+  for (const grant of grants) {
+    const teamId = grant.teamId ?? null;
+    const key = `${grant.roleKey}\u0000${teamId ?? ''}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = { roleKey: grant.roleKey, teamId, permissions: grant.permissions, projectIds: [] };
+      groups.set(key, group);
+    }
+    group.projectIds.push(grant.projectId);
+    visibleProjects.add(grant.projectId);
+  }
+
+  const rules: CompiledRule[] = [];
+  // Being invited to a project lets one see it, whatever the role (D8 collaborator, D17).
+  rules.push({
+    action: 'view',
+    subject: 'Project',
+    conditions: { id: { $in: [...visibleProjects].sort() } },
+    reason: `project membership on project ${PROJECT_PLACEHOLDER} allows view Project`,
+  });
+  for (const group of groups.values()) {
+    const projectIds = [...new Set(group.projectIds)].sort();
+    const origin = group.teamId
+      ? `role ${group.roleKey} via team ${group.teamId} on project ${PROJECT_PLACEHOLDER}`
+      : `role ${group.roleKey} on project ${PROJECT_PLACEHOLDER}`;
+    for (const permission of group.permissions) {
+      const attribute = catalog.subjects[permission.subject]?.projectAttribute;
+      if (!attribute) continue; // a project role cannot reach outside its project
+      const rule = companyRule(permission, origin);
+      rule.conditions = { [attribute]: { $in: projectIds } };
+      rules.push(rule);
+    }
+  }
+  return rules;
+}

@@ -1,0 +1,35 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * Bumps a company's policy version inside the caller's transaction and returns the
+ * new value. The row lock it takes also serialises concurrent writers of one company,
+ * which is what keeps invariants such as "one active admin" and license counts true
+ * under concurrent requests.
+ */
+export async function bumpPolicyVersion(trx: Transaction<Database>, companyId: string): Promise<string> {
+  const row = await trx
+    .updateTable('policy_versions')
+    .set({ version: sql`version + 1` })
+    .where('company_id', '=', companyId)
+    .returning('version')
+    .executeTakeFirst();
+  if (!row) throw new Error(`no policy version row for company ${companyId}`);
+  return String(row.version);
+}
+
+/** Takes the company's write lock without changing its version (for writes that change no decision). */
+export async function lockCompany(trx: Transaction<Database>, companyId: string): Promise<string | null> {
+  const row = await trx
+    .selectFrom('policy_versions')
+    .select('version')
+    .where('company_id', '=', companyId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row ? String(row.version) : null;
+}
+
+export async function readPolicyVersion(db: Kysely<Database>, companyId: string): Promise<string | null> {
+  const row = await db.selectFrom('policy_versions').select('version').where('company_id', '=', companyId).executeTakeFirst();
+  return row ? String(row.version) : null;
+}

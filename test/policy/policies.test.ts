@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadPolicies, PolicyFileError } from '../../src/policy/catalog.js';
+import { runPolicyTests } from '../../src/check/policy-tests.js';
+
+const fixtures = path.resolve(import.meta.dirname, '../fixtures');
+
+describe('policies as code', () => {
+  it('the shipped policy files validate', () => {
+    const policies = loadPolicies();
+    expect(Object.keys(policies.catalog.subjects)).toEqual([
+      'Company', 'CompanySettings', 'Member', 'Team', 'Role', 'Project', 'ProjectInformation', 'Scenario', 'ProjectMember', 'Application', 'Builder',
+    ]);
+    expect(policies.projectRoles.map((r) => r.key)).toEqual(['project-admin', 'contributor', 'viewer']);
+    expect(policies.testSuites.length).toBeGreaterThan(0);
+  });
+
+  it('every shipped policy test case passes', () => {
+    const failures = runPolicyTests(loadPolicies()).filter((r) => !r.passed);
+    expect(failures).toEqual([]);
+  });
+
+  it('a broken policy file is refused with the file and the offending path', () => {
+    const dir = path.join(fixtures, 'broken-policies');
+    let error: unknown;
+    try {
+      loadPolicies(dir);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(PolicyFileError);
+    expect((error as PolicyFileError).file).toBe(path.join(dir, 'company-roles.json'));
+    expect((error as Error).message).toBe(`Invalid policy file ${path.join(dir, 'company-roles.json')}:\n  at manager.1: "logo" is not a field of CompanySettings`);
+  });
+
+  it('a missing policy directory names the file it could not read', () => {
+    expect(() => loadPolicies(path.join(fixtures, 'no-such-dir'))).toThrow(/Invalid policy file .*no-such-dir\/catalog\.json:\n  cannot be read/);
+  });
+
+  it('a failing policy test case is reported as a failure, not swallowed', () => {
+    const policies = loadPolicies();
+    const suite = { ...policies.testSuites[0]!, cases: [{ action: 'delete', resource: { type: 'Company' }, allowed: true }], principal: { ...policies.testSuites[0]!.principal, role: 'editor' as const, owner: false } };
+    const [result] = runPolicyTests({ ...policies, testSuites: [suite] });
+    expect(result).toMatchObject({ passed: false, expected: true, actual: false });
+  });
+});

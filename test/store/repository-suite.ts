@@ -1,0 +1,132 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/store/database.js';
+import { migrateAllDown, migrateToLatest } from '../../src/store/migrator.js';
+import { loadPrincipalFacts } from '../../src/store/principal-facts.js';
+import { bumpPolicyVersion, readPolicyVersion } from '../../src/store/versions.js';
+
+const PERMS = JSON.stringify([{ action: 'view', subject: 'Scenario' }]);
+
+/** Seeds one company with an owner, a team and a project; returns nothing, tests query what they need. */
+async function seed(store: Store, company: string) {
+  const db = store.db;
+  await db.insertInto('users').values([
+    { id: `${company}-owner`, kind: 'platform', email: `owner@${company}.test` },
+    { id: `${company}-ann`, kind: 'platform', email: `ann@${company}.test` },
+  ]).execute();
+  await db.insertInto('companies').values({ id: company, name: company, plan_name: 'team', user_licenses: 5, developer_licenses: 1 }).execute();
+  await db.insertInto('policy_versions').values({ company_id: company }).execute();
+  await db.insertInto('memberships').values([
+    { company_id: company, user_id: `${company}-owner`, status: 'active', role: 'admin', owner: true },
+    { company_id: company, user_id: `${company}-ann`, status: 'active', role: 'collaborator' },
+  ]).execute();
+  await db.insertInto('project_roles').values({ company_id: company, key: 'viewer', name: 'Viewer', permissions: PERMS }).execute();
+  await db.insertInto('teams').values({ company_id: company, id: 'team-1', name: 'Team' }).execute();
+  await db.insertInto('team_members').values({ company_id: company, team_id: 'team-1', user_id: `${company}-ann` }).execute();
+  await db.insertInto('projects').values([{ company_id: company, id: 'p1', name: 'P1' }, { company_id: company, id: 'p2', name: 'P2' }]).execute();
+  await db.insertInto('project_grants').values([
+    { company_id: company, project_id: 'p1', role_key: 'viewer', user_id: `${company}-ann` },
+    { company_id: company, project_id: 'p2', role_key: 'viewer', team_id: 'team-1' },
+  ]).execute();
+}
+
+/** The same repository tests, run against PostgreSQL and against embedded PGlite. */
+export function repositorySuite(label: string, open: () => Promise<Store>, cleanup: () => Promise<void> = async () => {}) {
+  describe(`repository (${label})`, () => {
+    let store: Store;
+    beforeAll(async () => {
+      store = await open();
+      await migrateToLatest(store.db);
+      await seed(store, 'acme');
+    });
+    afterAll(async () => {
+      await store?.close();
+      await cleanup();
+    });
+
+    it('refuses a second owner in one company', async () => {
+      await expect(
+        store.db.updateTable('memberships').set({ owner: true, role: 'admin' }).where('company_id', '=', 'acme').where('user_id', '=', 'acme-ann').execute(),
+      ).rejects.toThrow(/memberships_one_owner/);
+    });
+
+    it('refuses an owner who is not an admin', async () => {
+      await expect(
+        store.db.updateTable('memberships').set({ role: 'manager' }).where('company_id', '=', 'acme').where('user_id', '=', 'acme-owner').execute(),
+      ).rejects.toThrow(/memberships_owner_is_admin/);
+    });
+
+    it('refuses a domain registered by another company', async () => {
+      await seed(store, 'globex');
+      await store.db.insertInto('company_domains').values({ domain: 'acme.test', company_id: 'acme' }).execute();
+      await expect(store.db.insertInto('company_domains').values({ domain: 'acme.test', company_id: 'globex' }).execute()).rejects.toThrow(
+        /company_domains_pkey|duplicate key/,
+      );
+    });
+
+    it('refuses a second membership of one user in one company', async () => {
+      await expect(
+        store.db.insertInto('memberships').values({ company_id: 'acme', user_id: 'acme-ann', status: 'active', role: 'editor' }).execute(),
+      ).rejects.toThrow(/memberships_pk/);
+    });
+
+    it('refuses a team member or grant for someone who is not a member of the company (D1)', async () => {
+      await expect(store.db.insertInto('team_members').values({ company_id: 'acme', team_id: 'team-1', user_id: 'globex-ann' }).execute()).rejects.toThrow(
+        /team_members_membership_fk/,
+      );
+      await expect(
+        store.db.insertInto('project_grants').values({ company_id: 'acme', project_id: 'p1', role_key: 'viewer', user_id: 'globex-ann' }).execute(),
+      ).rejects.toThrow(/project_grants_membership_fk/);
+    });
+
+    it('refuses a grant to both a user and a team, and an unknown status or role', async () => {
+      await expect(
+        store.db.insertInto('project_grants').values({ company_id: 'acme', project_id: 'p1', role_key: 'viewer', user_id: 'acme-owner', team_id: 'team-1' }).execute(),
+      ).rejects.toThrow(/project_grants_one_grantee/);
+      await expect(sql`update memberships set status = 'banned' where user_id = 'acme-ann'`.execute(store.db)).rejects.toThrow(/check/);
+      await expect(sql`update memberships set role = 'superuser' where user_id = 'acme-ann'`.execute(store.db)).rejects.toThrow(/check/);
+    });
+
+    it('refuses to delete a project role that is still granted', async () => {
+      await expect(
+        store.db.transaction().execute((trx) => trx.deleteFrom('project_roles').where('company_id', '=', 'acme').where('key', '=', 'viewer').execute()),
+      ).rejects.toThrow(
+        /project_grants_role_fk/,
+      );
+    });
+
+    it('loads a principal with direct and team grants in one snapshot', async () => {
+      const facts = await loadPrincipalFacts(store.db, 'acme', 'acme-ann');
+      expect(facts.membership).toEqual({ status: 'active', role: 'collaborator', owner: false, applicationAccess: false, developerAccess: false });
+      expect(facts.projectGrants).toEqual([
+        { projectId: 'p1', roleKey: 'viewer', teamId: null, permissions: [{ action: 'view', subject: 'Scenario' }] },
+        { projectId: 'p2', roleKey: 'viewer', teamId: 'team-1', permissions: [{ action: 'view', subject: 'Scenario' }] },
+      ]);
+      expect(facts.version).toBe('1');
+      expect(await loadPrincipalFacts(store.db, 'acme', 'nobody')).toMatchObject({ version: '1', membership: null, projectGrants: [] });
+      expect(await loadPrincipalFacts(store.db, 'no-such-company', 'acme-ann')).toMatchObject({ version: null, membership: null });
+    });
+
+    it('bumps the policy version inside a transaction', async () => {
+      const next = await store.db.transaction().execute((trx) => bumpPolicyVersion(trx, 'acme'));
+      expect(next).toBe('2');
+      expect(await readPolicyVersion(store.db, 'acme')).toBe('2');
+    });
+
+    it('deleting a company removes all its data', async () => {
+      await store.db.deleteFrom('companies').where('id', '=', 'globex').execute();
+      for (const table of ['memberships', 'teams', 'team_members', 'projects', 'project_grants', 'project_roles', 'company_domains', 'policy_versions'] as const) {
+        const rows = await store.db.selectFrom(table).select(sql<number>`count(*)::int`.as('n')).where('company_id', '=', 'globex').executeTakeFirstOrThrow();
+        expect(rows.n, table).toBe(0);
+      }
+    });
+
+    it('reverts every migration and applies them again', async () => {
+      const down = await migrateAllDown(store.db);
+      expect(down).toEqual(['reverted 0001_initial']);
+      const tables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('memberships', 'companies')`.execute(store.db);
+      expect(tables.rows[0]!.n).toBe(0);
+      expect(await migrateToLatest(store.db)).toEqual(['applied 0001_initial']);
+    });
+  });
+}
