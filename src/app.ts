@@ -11,6 +11,7 @@ import { migrateToLatest } from './store/migrator.js';
 import { loadPrincipalFacts } from './store/principal-facts.js';
 import { readPolicyVersion } from './store/versions.js';
 import { createAuth } from './auth/auth.js';
+import { createAuthRouter } from './auth/routes.js';
 import { createAdminRouter } from './admin/router.js';
 import { createAbilityProvider, type AbilityProvider } from './check/abilities.js';
 import { createCheckHandler } from './check/http-handler.js';
@@ -92,6 +93,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     const auth = await createAuth({
       db: store.db,
       config: { jwtSecret: config.AUTH_JWT_SECRET, jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
+      logger,
     });
     const checkService = createCheckService({ catalog: policies.catalog, abilities, verifyToken: (token) => auth.verify(token) });
     const probes: HealthProbe[] = [{ name: 'postgres', check: () => store.ping() }];
@@ -104,6 +106,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       checkHandler: createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger }),
       routers: [
         createCheckRouter(checkService, createCheckTokenGuard(config.CHECK_TOKEN)),
+        createAuthRouter(auth),
         createAdminRouter({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics }),
       ],
       probes,

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { UnauthenticatedError } from '../errors.js';
+import type { Logger } from '../log.js';
 
 /** Who a verified token speaks for. */
 export interface TokenClaims {
@@ -21,7 +22,7 @@ export interface Auth {
 }
 
 // Placeholder until the authentication work lands: refuses every token (fail closed).
-export async function createAuth(_deps: { db: Kysely<Database>; config: AuthConfig }): Promise<Auth> {
+export async function createAuth(_deps: { db: Kysely<Database>; config: AuthConfig; logger: Logger }): Promise<Auth> {
   return {
     verify: async () => {
       throw new UnauthenticatedError('token verification is not configured');
