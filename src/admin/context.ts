@@ -1,0 +1,79 @@
+import { createMongoAbility, subject as asSubject, type MongoAbility } from '@casl/ability';
+import type { Request } from 'express';
+import type { Kysely, Transaction } from 'kysely';
+import type { Auth, TokenClaims } from '../auth/auth.js';
+import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors.js';
+import type { Policies } from '../policy/catalog.js';
+import { compileRules } from '../policy/compiler.js';
+import type { StoredPermission } from '../policy/types.js';
+import type { Database } from '../store/schema.js';
+import { loadPrincipalFacts, loadPrincipalFactsIn, type LoadedPrincipal } from '../store/principal-facts.js';
+
+export type Caller = TokenClaims;
+
+/** The admin API's bearer token, verified like every other token. */
+export async function authenticate(auth: Auth, req: Request): Promise<Caller> {
+  const header = req.headers.authorization;
+  if (!header?.startsWith('Bearer ')) throw new UnauthenticatedError('missing bearer token');
+  return auth.verify(header.slice('Bearer '.length).trim());
+}
+
+/** The caller's own compiled rights in one company: the engine authorises its own admin API. */
+export interface CallerRights {
+  caller: Caller;
+  companyId: string;
+  /** Null when the caller has no membership at all in the company. */
+  membership: LoadedPrincipal['membership'];
+  ability: MongoAbility;
+  /** The company's policy version the rights were read at. */
+  version: string;
+}
+
+export function rightsFrom(policies: Policies, caller: Caller, companyId: string, loaded: LoadedPrincipal): CallerRights {
+  if (loaded.version === null) throw new NotFoundError(`company ${companyId} not found`);
+  const membership = loaded.membership;
+  const companyRolePermissions: readonly StoredPermission[] =
+    membership?.role === 'admin' ? policies.companyRoles.admin : (loaded.companyRolePermissions ?? (membership ? policies.companyRoles[membership.role] : []));
+  const rules = compileRules(policies.catalog, { membership, companyRolePermissions, projectGrants: loaded.projectGrants });
+  return { caller, companyId, membership, ability: createMongoAbility(rules), version: loaded.version };
+}
+
+export async function loadRights(db: Kysely<Database> | Transaction<Database>, policies: Policies, caller: Caller, companyId: string): Promise<CallerRights> {
+  const loaded = db.isTransaction
+    ? await loadPrincipalFactsIn(db as Transaction<Database>, companyId, caller.sub)
+    : await loadPrincipalFacts(db, companyId, caller.sub);
+  return rightsFrom(policies, caller, companyId, loaded);
+}
+
+export interface Need {
+  action: string;
+  subject: string;
+  /** Condition attributes of the resource, e.g. `{ id: projectId }` or `{ projectId }`. */
+  attributes?: Record<string, unknown>;
+  field?: string;
+}
+
+/**
+ * Throws unless the caller may do `need`. Someone with no active membership learns
+ * nothing about the company (404, as for a company that does not exist); a member
+ * without the right gets 403.
+ */
+export function assertCan(rights: CallerRights, need: Need): void {
+  if (rights.membership?.status !== 'active') throw new NotFoundError(`company ${rights.companyId} not found`);
+  if (!can(rights, need)) {
+    throw new ForbiddenError(`you may not ${need.action} ${need.subject}${need.field ? ` (${need.field})` : ''}`, {
+      action: need.action,
+      subject: need.subject,
+      ...(need.field ? { field: need.field } : {}),
+    });
+  }
+}
+
+export function can(rights: CallerRights, need: Need): boolean {
+  return rights.ability.can(need.action, asSubject(need.subject, { ...need.attributes }), need.field);
+}
+
+/** For routes any active member may read (e.g. the company itself). */
+export function assertActiveMember(rights: CallerRights): void {
+  if (rights.membership?.status !== 'active') throw new NotFoundError(`company ${rights.companyId} not found`);
+}
