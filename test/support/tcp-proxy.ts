@@ -1,0 +1,57 @@
+import net from 'node:net';
+
+/**
+ * A loopback TCP proxy in front of PostgreSQL or Redis, so a test can make a
+ * dependency unreachable for one instance without stopping the shared server.
+ */
+export interface TcpProxy {
+  port: number;
+  /** Drops every connection and refuses new ones. */
+  cut(): Promise<void>;
+  /** Accepts connections again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<net.Socket>();
+  let port = 0;
+  const createServer = () =>
+    net.createServer((client) => {
+      const upstream = net.connect({ host: targetHost, port: targetPort });
+      sockets.add(client);
+      sockets.add(upstream);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(client);
+        sockets.delete(upstream);
+      };
+      client.on('error', drop);
+      upstream.on('error', drop);
+      client.on('close', drop);
+      upstream.on('close', drop);
+    });
+  let server = createServer();
+  const listen = () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  await listen();
+  port = (server.address() as net.AddressInfo).port;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  return {
+    port,
+    cut: stop,
+    async restore() {
+      server = createServer();
+      await listen();
+    },
+    close: stop,
+  };
+}
