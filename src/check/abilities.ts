@@ -61,6 +61,9 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const l1 = new LruCache<string, PrincipalAbility>(options.maxEntries);
   const inFlight = new Map<string, Promise<PrincipalAbility>>();
   bus.onReconnect(() => l1.clear());
+  // Bound once: resolving a labelled child per request would hash the labels on the hot path.
+  const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
+  const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
   const entryFor = (rules: CompiledRule[], version: string): PrincipalAbility => ({
     ability: createMongoAbility(rules),
@@ -171,10 +174,10 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     get(companyId, userId, minVersion) {
       const hit = peek(companyId, userId, minVersion);
       if (hit) {
-        metrics.cacheLookups.inc({ tier: 'l1', result: 'hit' });
+        l1Hits.inc();
         return hit;
       }
-      metrics.cacheLookups.inc({ tier: 'l1', result: 'miss' });
+      l1Misses.inc();
       return load(companyId, userId, minVersion);
     },
     clear: () => l1.clear(),

@@ -93,7 +93,7 @@ describe.skipIf(!servicesUp)('check API contract', () => {
   describe('CHECK_TOKEN service authentication', () => {
     const body = { ...base, action: 'view', resource: { type: 'Project', id: 'p1' } };
     it('refuses a check without the token with 401 unauthenticated', async () => {
-      for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }]) {
+      for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }] as Array<Record<string, string>>) {
         const response = await api(guarded.url, 'POST', '/v1/check', body, headers);
         expect(response.status).toBe(401);
         expect(response.body.error.code).toBe('unauthenticated');
