@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/database.js';
 import { migrateAllDown, migrateToLatest } from '../../src/store/migrator.js';
-import { loadPrincipalFacts } from '../../src/store/principal-facts.js';
+import { explainGrantsQuery, loadPrincipalFacts } from '../../src/store/principal-facts.js';
 import { bumpPolicyVersion, readPolicyVersion } from '../../src/store/versions.js';
 
 const PERMS = JSON.stringify([{ action: 'view', subject: 'Scenario' }]);
@@ -105,6 +105,17 @@ export function repositorySuite(label: string, open: () => Promise<Store>, clean
       expect(facts.version).toBe('1');
       expect(await loadPrincipalFacts(store.db, 'acme', 'nobody')).toMatchObject({ version: '1', membership: null, projectGrants: [] });
       expect(await loadPrincipalFacts(store.db, 'no-such-company', 'acme-ann')).toMatchObject({ version: null, membership: null });
+    });
+
+    it('loading one principal\'s grants is an index lookup, not a scan', async () => {
+      const plan = await store.db.transaction().execute(async (trx) => {
+        // The tables are tiny here, so the planner would scan anyway; forbidding scans shows an index serves every step.
+        await sql`set local enable_seqscan = off`.execute(trx);
+        return explainGrantsQuery('acme', 'acme-ann').execute(trx);
+      });
+      const text = (plan.rows as Array<Record<string, string>>).map((row) => Object.values(row)[0]).join('\n');
+      expect(text).not.toMatch(/Seq Scan/);
+      expect(text).toMatch(/Index/);
     });
 
     it('bumps the policy version inside a transaction', async () => {
