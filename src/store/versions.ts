@@ -3,19 +3,18 @@ import type { Database } from './schema.js';
 
 /**
  * Bumps a company's policy version inside the caller's transaction and returns the
- * new value. The row lock it takes also serialises concurrent writers of one company,
+ * new value (null when the company id was never used). The row lock it takes also serialises concurrent writers of one company,
  * which is what keeps invariants such as "one active admin" and license counts true
  * under concurrent requests.
  */
-export async function bumpPolicyVersion(trx: Transaction<Database>, companyId: string): Promise<string> {
+export async function bumpPolicyVersion(trx: Transaction<Database>, companyId: string): Promise<string | null> {
   const row = await trx
     .updateTable('policy_versions')
     .set({ version: sql`version + 1` })
     .where('company_id', '=', companyId)
     .returning('version')
     .executeTakeFirst();
-  if (!row) throw new Error(`no policy version row for company ${companyId}`);
-  return String(row.version);
+  return row ? String(row.version) : null;
 }
 
 /** Takes the company's write lock without changing its version (for writes that change no decision). */
@@ -32,4 +31,18 @@ export async function lockCompany(trx: Transaction<Database>, companyId: string)
 export async function readPolicyVersion(db: Kysely<Database>, companyId: string): Promise<string | null> {
   const row = await db.selectFrom('policy_versions').select('version').where('company_id', '=', companyId).executeTakeFirst();
   return row ? String(row.version) : null;
+}
+
+/**
+ * Creates a new company's version row, or continues the tombstone a deleted company of
+ * the same id left behind, so the id's versions keep growing.
+ */
+export async function startPolicyVersion(trx: Transaction<Database>, companyId: string): Promise<string> {
+  const row = await trx
+    .insertInto('policy_versions')
+    .values({ company_id: companyId, version: 1 })
+    .onConflict((oc) => oc.column('company_id').doUpdateSet({ version: sql`policy_versions.version + 1` }))
+    .returning('version')
+    .executeTakeFirstOrThrow();
+  return String(row.version);
 }

@@ -92,6 +92,8 @@ export async function seedCompany(db: Kysely<Database>, policies: Policies, comp
 export async function writeAndBump(db: Kysely<Database>, companyId: string, change: (trx: Transaction<Database>) => Promise<unknown>): Promise<string> {
   return db.transaction().execute(async (trx) => {
     await change(trx);
-    return bumpPolicyVersion(trx, companyId);
+    const version = await bumpPolicyVersion(trx, companyId);
+    if (version === null) throw new Error(`no company ${companyId}`);
+    return version;
   });
 }

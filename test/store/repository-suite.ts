@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/database.js';
 import { migrateAllDown, migrateToLatest } from '../../src/store/migrator.js';
 import { explainGrantsQuery, loadPrincipalFacts } from '../../src/store/principal-facts.js';
-import { bumpPolicyVersion, readPolicyVersion } from '../../src/store/versions.js';
+import { bumpPolicyVersion, readPolicyVersion, startPolicyVersion } from '../../src/store/versions.js';
 
 const PERMS = JSON.stringify([{ action: 'view', subject: 'Scenario' }]);
 
@@ -126,18 +126,22 @@ export function repositorySuite(label: string, open: () => Promise<Store>, clean
 
     it('deleting a company removes all its data', async () => {
       await store.db.deleteFrom('companies').where('id', '=', 'globex').execute();
-      for (const table of ['memberships', 'teams', 'team_members', 'projects', 'project_grants', 'project_roles', 'company_domains', 'policy_versions'] as const) {
+      for (const table of ['memberships', 'teams', 'team_members', 'projects', 'project_grants', 'project_roles', 'company_domains', 'audit_log', 'local_credentials'] as const) {
         const rows = await store.db.selectFrom(table).select(sql<number>`count(*)::int`.as('n')).where('company_id', '=', 'globex').executeTakeFirstOrThrow();
         expect(rows.n, table).toBe(0);
       }
+      // The version row stays behind as a tombstone: versions of a company id never go backwards.
+      expect(await readPolicyVersion(store.db, 'globex')).toBe('1');
+      expect(await store.db.transaction().execute((trx) => startPolicyVersion(trx, 'globex'))).toBe('2');
+      expect(await store.db.transaction().execute((trx) => startPolicyVersion(trx, 'initech'))).toBe('1');
     });
 
     it('reverts every migration and applies them again', async () => {
       const down = await migrateAllDown(store.db);
-      expect(down).toEqual(['reverted 0001_initial']);
+      expect(down).toEqual(['reverted 0002_policy_version_tombstones', 'reverted 0001_initial']);
       const tables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('memberships', 'companies')`.execute(store.db);
       expect(tables.rows[0]!.n).toBe(0);
-      expect(await migrateToLatest(store.db)).toEqual(['applied 0001_initial']);
+      expect(await migrateToLatest(store.db)).toEqual(['applied 0001_initial', 'applied 0002_policy_version_tombstones']);
     });
   });
 }
