@@ -3,8 +3,8 @@ import type { Request } from 'express';
 import type { Kysely, Transaction } from 'kysely';
 import type { Auth, TokenClaims } from '../auth/auth.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors.js';
-import type { Policies } from '../policy/catalog.js';
-import { compileRules } from '../policy/compiler.js';
+import type { Catalog, Policies } from '../policy/catalog.js';
+import { compileLoaded } from '../check/abilities.js';
 import type { StoredPermission } from '../policy/types.js';
 import type { Database } from '../store/schema.js';
 import { loadPrincipalFacts, loadPrincipalFactsIn, type LoadedPrincipal } from '../store/principal-facts.js';
@@ -31,11 +31,8 @@ export interface CallerRights {
 
 export function rightsFrom(policies: Policies, caller: Caller, companyId: string, loaded: LoadedPrincipal): CallerRights {
   if (loaded.version === null) throw new NotFoundError(`company ${companyId} not found`);
-  const membership = loaded.membership;
-  const companyRolePermissions: readonly StoredPermission[] =
-    membership?.role === 'admin' ? policies.companyRoles.admin : (loaded.companyRolePermissions ?? (membership ? policies.companyRoles[membership.role] : []));
-  const rules = compileRules(policies.catalog, { membership, companyRolePermissions, projectGrants: loaded.projectGrants });
-  return { caller, companyId, membership, ability: createMongoAbility(rules), version: loaded.version };
+  const ability = createMongoAbility(compileLoaded(policies, loaded));
+  return { caller, companyId, membership: loaded.membership, ability, version: loaded.version };
 }
 
 export async function loadRights(db: Kysely<Database> | Transaction<Database>, policies: Policies, caller: Caller, companyId: string): Promise<CallerRights> {
@@ -76,4 +73,33 @@ export function can(rights: CallerRights, need: Need): boolean {
 /** For routes any active member may read (e.g. the company itself). */
 export function assertActiveMember(rights: CallerRights): void {
   if (rights.membership?.status !== 'active') throw new NotFoundError(`company ${rights.companyId} not found`);
+}
+
+/** Company admins (and so the owner) administer the whole company (D12). */
+export function isAdmin(rights: CallerRights): boolean {
+  return rights.membership?.status === 'active' && rights.membership.role === 'admin';
+}
+
+/**
+ * Whether the caller holds `permission` themselves: on every field it names (all of the
+ * subject's fields when it names none), and on every project unless `projectId` narrows
+ * it to one. Asked on an object without attributes, a rule scoped to some projects does
+ * not count: holding a permission on one project is not holding it company-wide.
+ */
+export function holdsPermission(rights: CallerRights, catalog: Catalog, permission: StoredPermission, projectId?: string): boolean {
+  if (permission.inverted) return true; // a restriction gives nobody anything
+  const spec = catalog.subjects[permission.subject];
+  if (!spec) return false;
+  const attributes = projectId !== undefined && spec.projectAttribute ? { [spec.projectAttribute]: projectId } : {};
+  const fields: Array<string | undefined> = permission.fields ?? spec.fields ?? [undefined];
+  return fields.every((field) => can(rights, { action: permission.action, subject: permission.subject, attributes, ...(field ? { field } : {}) }));
+}
+
+/**
+ * No privilege escalation: outside the admin role, a caller may only hand out (in a role
+ * or a grant) permissions they hold themselves. Returns those they lack.
+ */
+export function permissionsBeyond(rights: CallerRights, catalog: Catalog, permissions: readonly StoredPermission[], projectId?: string): StoredPermission[] {
+  if (isAdmin(rights)) return [];
+  return permissions.filter((permission) => !holdsPermission(rights, catalog, permission, projectId));
 }

@@ -1,16 +1,18 @@
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Auth } from '../auth/auth.js';
+import { mountRoutes, type Route } from '../http/route.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Policies } from '../policy/catalog.js';
 import type { Database } from '../store/schema.js';
-import { createAuditRouter } from './audit.js';
-import { createCompaniesRouter } from './companies.js';
-import { createMembersRouter } from './members.js';
-import { createProjectsRouter } from './projects.js';
-import { createRolesRouter } from './roles.js';
-import { createTeamsRouter } from './teams.js';
+import { auditRoutes } from './audit/routes.js';
+import { companiesRoutes } from './companies/routes.js';
+import { authenticate } from './context.js';
+import { membersRoutes } from './members/routes.js';
+import { projectsRoutes } from './projects/routes.js';
+import { rolesRoutes } from './roles/routes.js';
+import { teamsRoutes } from './teams/routes.js';
 
 export interface AdminDeps {
   db: Kysely<Database>;
@@ -22,13 +24,23 @@ export interface AdminDeps {
   metrics: Metrics;
 }
 
+/** Every admin endpoint, as data: mounted below and described by the OpenAPI document. */
+export function adminRoutes(deps: AdminDeps): Route[] {
+  return [
+    ...companiesRoutes(deps),
+    ...membersRoutes(deps),
+    ...rolesRoutes(deps),
+    ...teamsRoutes(deps),
+    ...projectsRoutes(deps),
+    ...auditRoutes(deps),
+  ];
+}
+
 export function createAdminRouter(deps: AdminDeps): Router {
   const router = Router();
-  router.use(createCompaniesRouter(deps));
-  router.use(createMembersRouter(deps));
-  router.use(createRolesRouter(deps));
-  router.use(createTeamsRouter(deps));
-  router.use(createProjectsRouter(deps));
-  router.use(createAuditRouter(deps));
+  mountRoutes(router, adminRoutes(deps), {
+    authenticate: (req) => authenticate(deps.auth, req),
+    onWrite: (route, status) => deps.metrics.adminWrites.inc({ route: `${route.method.toUpperCase()} ${route.path}`, status: `${Math.floor(status / 100)}xx` }),
+  });
   return router;
 }

@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { NotFoundError } from '../errors.js';
 import type { Policies } from '../policy/catalog.js';
 import type { Database } from '../store/schema.js';
-import { bumpPolicyVersion } from '../store/versions.js';
+import { bumpPolicyVersion, lockCompany } from '../store/versions.js';
 import { loadRights, type Caller, type CallerRights } from './context.js';
 
 export interface AuditEntry {
@@ -27,6 +27,33 @@ export interface WriteDeps {
   announce: (companyId: string, version: string) => Promise<void>;
 }
 
+export interface WriteOptions {
+  /**
+   * False for writes that cannot change a decision (names, for instance): they take the
+   * same lock but keep the version, so caches everywhere stay warm.
+   */
+  changesDecisions?: boolean;
+}
+
+/** Appends audit entries in the caller's transaction, so the log and the change commit together. */
+export async function insertAudit(trx: Transaction<Database>, companyId: string, actor: string, version: string, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await trx
+    .insertInto('audit_log')
+    .values(
+      entries.map((entry) => ({
+        company_id: companyId,
+        actor,
+        action: entry.action,
+        target: entry.target,
+        before: entry.before === undefined ? null : JSON.stringify(entry.before),
+        after: entry.after === undefined ? null : JSON.stringify(entry.after),
+        version,
+      })),
+    )
+    .execute();
+}
+
 /**
  * Runs one admin write on one company:
  * 1. bumps the company's policy version first, which takes the company's row lock and so
@@ -35,36 +62,24 @@ export interface WriteDeps {
  * 3. runs `work`, which starts with its permission assertion;
  * 4. writes the audit entries and commits, then announces the new version to every instance.
  */
-export async function writeCompany<T>(deps: WriteDeps, caller: Caller, companyId: string, work: (ctx: WriteContext) => Promise<T>): Promise<{ result: T; version: string }> {
-  const entries: AuditEntry[] = [];
+export async function writeCompany<T>(
+  deps: WriteDeps,
+  caller: Caller,
+  companyId: string,
+  work: (ctx: WriteContext) => Promise<T>,
+  options: WriteOptions = {},
+): Promise<{ result: T; version: string }> {
+  const changesDecisions = options.changesDecisions ?? true;
   const outcome = await deps.db.transaction().execute(async (trx) => {
-    let version: string;
-    try {
-      version = await bumpPolicyVersion(trx, companyId);
-    } catch {
-      throw new NotFoundError(`company ${companyId} not found`);
-    }
+    const version = changesDecisions ? await bumpPolicyVersion(trx, companyId) : await lockCompany(trx, companyId);
+    if (version === null) throw new NotFoundError(`company ${companyId} not found`);
     const rights = await loadRights(trx, deps.policies, caller, companyId);
+    const entries: AuditEntry[] = [];
     const result = await work({ trx, rights, version, audit: (entry) => entries.push(entry) });
-    if (entries.length) {
-      await trx
-        .insertInto('audit_log')
-        .values(
-          entries.map((entry) => ({
-            company_id: companyId,
-            actor: caller.sub,
-            action: entry.action,
-            target: entry.target,
-            before: entry.before === undefined ? null : JSON.stringify(entry.before),
-            after: entry.after === undefined ? null : JSON.stringify(entry.after),
-            version,
-          })),
-        )
-        .execute();
-    }
+    await insertAudit(trx, companyId, caller.sub, version, entries);
     return { result, version };
   });
-  await deps.announce(companyId, outcome.version);
+  if (changesDecisions) await deps.announce(companyId, outcome.version);
   return outcome;
 }
 

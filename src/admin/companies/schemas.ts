@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { domainSchema, idSchema, versionSchema } from '../schemas.js';
+
+const licenseCount = z.number().int().min(0).max(1_000_000);
+const planName = z.string().trim().min(1).max(64);
+const companyName = z.string().trim().min(1).max(200);
+const domainList = z
+  .array(domainSchema)
+  .max(100)
+  .refine((domains) => new Set(domains).size === domains.length, 'must not repeat a domain');
+
+export const createCompanyBody = z.strictObject({
+  id: idSchema.optional(),
+  name: companyName,
+  domains: domainList.optional(),
+  plan: z.strictObject({ name: planName, userLicenses: licenseCount, developerLicenses: licenseCount }),
+});
+export type CreateCompanyInput = z.infer<typeof createCompanyBody>;
+
+export const renameCompanyBody = z.strictObject({ name: companyName });
+export const transferOwnershipBody = z.strictObject({ userId: idSchema });
+export const domainsBody = z.strictObject({ domains: domainList });
+export const subscriptionBody = z.strictObject({ plan: planName, userLicenses: licenseCount, developerLicenses: licenseCount });
+export type SubscriptionInput = z.infer<typeof subscriptionBody>;
+
+/**
+ * A company as its caller may see it: sections of the settings the caller's role cannot
+ * view (D8: an editor does not see the subscription) are left out, not blanked.
+ */
+export const companyView = z.object({
+  id: idSchema,
+  name: z.string(),
+  owner: idSchema.nullable(),
+  createdAt: z.string(),
+  domains: z.array(z.string()).optional(),
+  plan: z.object({ name: z.string(), userLicenses: z.number().int(), developerLicenses: z.number().int() }).optional(),
+  usage: z.object({ userLicenses: z.number().int(), developerLicenses: z.number().int() }).optional(),
+});
+export type CompanyView = z.infer<typeof companyView>;
+export const companyWritten = companyView.extend({ version: versionSchema });

@@ -1,0 +1,6 @@
+import type { Route } from '../../http/route.js';
+import type { AdminDeps } from '../router.js';
+
+export function rolesRoutes(_deps: AdminDeps): Route[] {
+  return [];
+}

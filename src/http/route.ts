@@ -1,0 +1,110 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Request, Response, Router } from 'express';
+import type { z } from 'zod';
+import type { TokenClaims } from '../auth/auth.js';
+import { InvalidRequestError, UnauthenticatedError } from '../errors.js';
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  headers: IncomingHttpHeaders;
+}
+
+export interface RouteReply {
+  status?: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * One endpoint as data: the router is built from it and so is the OpenAPI document,
+ * so the zod schemas that validate a request are the ones that describe it.
+ */
+interface RouteBase<P, Q, B> {
+  method: HttpMethod;
+  /** OpenAPI style, `{name}` for path parameters. */
+  path: string;
+  summary: string;
+  tag: string;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  success: { status: number; description: string; schema?: z.ZodType };
+  /** Contract error codes this endpoint answers with, besides invalid_request. */
+  errors: readonly string[];
+}
+
+/** Needs a user's bearer token (admin API); the handler gets the verified caller. */
+export interface UserRoute<P, Q, B> extends RouteBase<P, Q, B> {
+  security: 'user';
+  handle(input: RouteInput<P, Q, B>, caller: TokenClaims): Promise<RouteReply>;
+}
+
+/** Public, or guarded by the check token before it reaches the handler. */
+export interface OpenRoute<P, Q, B> extends RouteBase<P, Q, B> {
+  security: 'none' | 'service';
+  handle(input: RouteInput<P, Q, B>): Promise<RouteReply>;
+}
+
+export type Route<P = any, Q = any, B = any> = UserRoute<P, Q, B> | OpenRoute<P, Q, B>;
+
+/** Identity functions that let TypeScript infer P, Q and B from the schemas. */
+export const userRoute = <P = Record<string, never>, Q = Record<string, never>, B = undefined>(route: Omit<UserRoute<P, Q, B>, 'security'>): Route =>
+  ({ ...route, security: 'user' }) as Route;
+export const openRoute = <P = Record<string, never>, Q = Record<string, never>, B = undefined>(route: OpenRoute<P, Q, B>): Route => route as Route;
+
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === null || (typeof value === 'object' && Object.keys(value).length === 0);
+}
+
+function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+  if (!schema) {
+    // An endpoint that takes no input refuses input rather than silently ignoring it.
+    if (!isEmpty(value)) throw new InvalidRequestError(`${where} takes no fields`, { path: where });
+    return undefined as T;
+  }
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.slice(0, 10).map((issue) => ({
+    path: issue.path.length ? issue.path.map(String).join('.') : `(${where})`,
+    message: issue.message,
+  }));
+  const first = issues[0]!;
+  throw new InvalidRequestError(`${first.path}: ${first.message}`, { path: first.path, issues });
+}
+
+/** Express path syntax from the OpenAPI one. */
+export const expressPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
+
+export interface MountOptions {
+  authenticate(req: Request): Promise<TokenClaims>;
+  /** Required to mount `service` routes; without it they refuse every caller. */
+  isServiceAuthorised?(header: string | undefined): boolean;
+  /** Called when a write finishes, for metrics. */
+  onWrite?(route: Route, status: number): void;
+}
+
+export function mountRoutes(router: Router, routes: readonly Route[], options: MountOptions): void {
+  for (const route of routes) {
+    router[route.method](expressPath(route.path), async (req: Request, res: Response) => {
+      if (route.method !== 'get' && options.onWrite) res.once('finish', () => options.onWrite!(route, res.statusCode));
+      // Authenticate before looking at the input: an anonymous caller learns nothing from validation errors.
+      const caller = route.security === 'user' ? await options.authenticate(req) : null;
+      if (route.security === 'service' && options.isServiceAuthorised?.(req.headers.authorization) !== true) {
+        throw new UnauthenticatedError('a valid check token is required (Authorization: Bearer <CHECK_TOKEN>)');
+      }
+      const input: RouteInput<unknown, unknown, unknown> = {
+        params: parsePart(route.params, req.params, 'path'),
+        query: parsePart(route.query, req.query, 'query'),
+        body: parsePart(route.body, req.body, 'body'),
+        headers: req.headers,
+      };
+      const reply = route.security === 'user' ? await route.handle(input, caller!) : await route.handle(input);
+      if (reply.headers) res.set(reply.headers);
+      res.status(reply.status ?? route.success.status).json(reply.body);
+    });
+  }
+}

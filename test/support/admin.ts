@@ -1,0 +1,35 @@
+import { api, signToken, type JsonResponse } from './app.js';
+
+/** Calls the admin API as one platform user (an HS256 token as the identity provider would issue). */
+export interface AdminClient {
+  userId: string;
+  get<T = any>(path: string, headers?: Record<string, string>): Promise<JsonResponse<T>>;
+  post<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<JsonResponse<T>>;
+  put<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<JsonResponse<T>>;
+  patch<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<JsonResponse<T>>;
+  delete<T = any>(path: string, headers?: Record<string, string>): Promise<JsonResponse<T>>;
+}
+
+export function adminClient(baseUrl: string, userId: string, email: string | null = `${userId}@example.test`, token?: string): AdminClient {
+  const auth = async (headers: Record<string, string> = {}) => ({
+    authorization: `Bearer ${token ?? (await signToken(userId, email ? { email } : {}))}`,
+    ...headers,
+  });
+  return {
+    userId,
+    get: async (path, headers) => api(baseUrl, 'GET', path, undefined, await auth(headers)),
+    post: async (path, body, headers) => api(baseUrl, 'POST', path, body, await auth(headers)),
+    put: async (path, body, headers) => api(baseUrl, 'PUT', path, body, await auth(headers)),
+    patch: async (path, body, headers) => api(baseUrl, 'PATCH', path, body, await auth(headers)),
+    delete: async (path, headers) => api(baseUrl, 'DELETE', path, undefined, await auth(headers)),
+  };
+}
+
+export const defaultPlan = { name: 'business', userLicenses: 10, developerLicenses: 2 };
+
+/** Creates a company through the API; its caller becomes owner and admin. */
+export async function createCompany(owner: AdminClient, id: string, extra: Record<string, unknown> = {}): Promise<{ version: string; body: any }> {
+  const response = await owner.post('/v1/companies', { id, name: `Company ${id}`, plan: defaultPlan, ...extra });
+  if (response.status !== 201) throw new Error(`creating company ${id} answered ${response.status}: ${JSON.stringify(response.body)}`);
+  return { version: response.body.version, body: response.body };
+}
