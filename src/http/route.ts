@@ -60,7 +60,7 @@ function isEmpty(value: unknown): boolean {
   return value === undefined || value === null || (typeof value === 'object' && Object.keys(value).length === 0);
 }
 
-function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+export function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
   if (!schema) {
     // An endpoint that takes no input refuses input rather than silently ignoring it.
     if (!isEmpty(value)) throw new InvalidRequestError(`${where} takes no fields`, { path: where });
@@ -68,10 +68,11 @@ function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, where: s
   }
   const parsed = schema.safeParse(value ?? {});
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.slice(0, 10).map((issue) => ({
-    path: issue.path.length ? issue.path.map(String).join('.') : `(${where})`,
-    message: issue.message,
-  }));
+  const issues = parsed.error.issues.slice(0, 10).map((issue) => {
+    // An unknown field is named in the path, like any other offending field.
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+    return { path: path.length ? path.map(String).join('.') : `(${where})`, message: issue.message };
+  });
   const first = issues[0]!;
   throw new InvalidRequestError(`${first.path}: ${first.message}`, { path: first.path, issues });
 }

@@ -1,3 +1,6 @@
+import type { Kysely } from 'kysely';
+import type { CompanyRole } from '../../src/policy/types.js';
+import type { Database } from '../../src/store/schema.js';
 import { api, signToken, type JsonResponse } from './app.js';
 
 /** Calls the admin API as one platform user (an HS256 token as the identity provider would issue). */
@@ -32,4 +35,34 @@ export async function createCompany(owner: AdminClient, id: string, extra: Recor
   const response = await owner.post('/v1/companies', { id, name: `Company ${id}`, plan: defaultPlan, ...extra });
   if (response.status !== 201) throw new Error(`creating company ${id} answered ${response.status}: ${JSON.stringify(response.body)}`);
   return { version: response.body.version, body: response.body };
+}
+
+export interface SeedMemberOptions {
+  status?: 'invited' | 'active' | 'inactive';
+  applicationAccess?: boolean;
+  developerAccess?: boolean;
+  email?: string;
+}
+
+/**
+ * Adds a platform user's membership straight into the database, for tests of other
+ * resources that need members with given roles (the members API has its own tests).
+ */
+export async function addMember(db: Kysely<Database>, companyId: string, userId: string, role: CompanyRole, options: SeedMemberOptions = {}): Promise<void> {
+  await db
+    .insertInto('users')
+    .values({ id: userId, kind: 'platform', email: options.email ?? `${userId}@example.test` })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+  await db
+    .insertInto('memberships')
+    .values({
+      company_id: companyId,
+      user_id: userId,
+      role,
+      status: options.status ?? 'active',
+      application_access: options.applicationAccess ?? false,
+      developer_access: options.developerAccess ?? false,
+    })
+    .execute();
 }
