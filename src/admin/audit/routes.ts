@@ -1,6 +1,21 @@
-import type { Route } from '../../http/route.js';
+import { userRoute, type Route } from '../../http/route.js';
 import type { AdminDeps } from '../router.js';
+import { auditPage, auditParams, auditQuery } from './schemas.js';
+import { createAuditService } from './service.js';
 
-export function auditRoutes(_deps: AdminDeps): Route[] {
-  return [];
+export function auditRoutes({ db, policies }: AdminDeps): Route[] {
+  const service = createAuditService({ db, policies });
+  return [
+    userRoute({
+      method: 'get',
+      path: '/v1/companies/{company}/audit',
+      summary: 'Page through the audit log, oldest first (view Member, view Role and view CompanySettings subscription)',
+      tag: 'Audit',
+      params: auditParams,
+      query: auditQuery,
+      success: { status: 200, description: 'a page of entries and the cursor of the next one', schema: auditPage },
+      errors: ['unauthenticated', 'forbidden', 'not_found'],
+      handle: async ({ params, query }, caller) => ({ body: await service.list(caller, params.company, query) }),
+    }),
+  ];
 }
