@@ -1,0 +1,237 @@
+import type { Kysely, Transaction } from 'kysely';
+import { ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
+import type { Catalog } from '../../policy/catalog.js';
+import type { StoredPermission } from '../../policy/types.js';
+import { isUniqueViolation } from '../../store/errors.js';
+import type { Database } from '../../store/schema.js';
+import { assertCan, can, permissionsBeyond, type Caller, type CallerRights } from '../context.js';
+import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
+import { writeIfChanged } from '../teams/write-if-changed.js';
+import { grantStep, grantTarget, PROJECT_ADMIN_ROLE, projectTarget, registerStep, rolesToHold, type Grantee } from './decisions.js';
+import type { ProjectMembers, ProjectView, RegisterProjectInput } from './schemas.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+interface ProjectRow {
+  id: string;
+  name: string;
+  created_by: string | null;
+  created_at: Date;
+}
+
+const toView = (row: ProjectRow): ProjectView => ({ id: row.id, name: row.name, createdBy: row.created_by, createdAt: new Date(row.created_at).toISOString() });
+
+async function findProject(db: Db, companyId: string, projectId: string): Promise<ProjectRow | undefined> {
+  return db.selectFrom('projects').select(['id', 'name', 'created_by', 'created_at']).where('company_id', '=', companyId).where('id', '=', projectId).executeTakeFirst();
+}
+
+async function loadProject(db: Db, companyId: string, projectId: string): Promise<ProjectRow> {
+  const project = await findProject(db, companyId, projectId);
+  if (!project) throw new NotFoundError(`project ${projectId} not found`, { projectId });
+  return project;
+}
+
+async function loadRolePermissions(db: Db, companyId: string, roleKey: string): Promise<StoredPermission[]> {
+  const role = await db.selectFrom('project_roles').select('permissions').where('company_id', '=', companyId).where('key', '=', roleKey).executeTakeFirst();
+  if (!role) throw new NotFoundError(`project role ${roleKey} not found`, { role: roleKey });
+  return role.permissions;
+}
+
+/** D1: grantees are memberships (any status: an invited user's grant waits for them) or teams of this company. */
+async function assertGrantee(db: Db, companyId: string, grantee: Grantee): Promise<void> {
+  const found =
+    grantee.kind === 'user'
+      ? await db.selectFrom('memberships').select('user_id as id').where('company_id', '=', companyId).where('user_id', '=', grantee.id).executeTakeFirst()
+      : await db.selectFrom('teams').select('id').where('company_id', '=', companyId).where('id', '=', grantee.id).executeTakeFirst();
+  if (!found) {
+    throw grantee.kind === 'user'
+      ? new NotFoundError(`member ${grantee.id} not found`, { userId: grantee.id })
+      : new NotFoundError(`team ${grantee.id} not found`, { teamId: grantee.id });
+  }
+}
+
+const granteeColumn = (grantee: Grantee) => (grantee.kind === 'user' ? 'user_id' : 'team_id');
+
+async function currentRole(db: Db, companyId: string, projectId: string, grantee: Grantee): Promise<string | null> {
+  const grant = await db
+    .selectFrom('project_grants')
+    .select('role_key')
+    .where('company_id', '=', companyId)
+    .where('project_id', '=', projectId)
+    .where(granteeColumn(grantee), '=', grantee.id)
+    .executeTakeFirst();
+  return grant?.role_key ?? null;
+}
+
+/**
+ * No privilege escalation: outside the admin role, a caller hands out or takes away a
+ * project role only if they hold all its permissions on that project themselves.
+ */
+async function assertHoldsRoles(trx: Transaction<Database>, rights: CallerRights, catalog: Catalog, companyId: string, projectId: string, roleKeys: readonly string[]) {
+  for (const roleKey of roleKeys) {
+    const missing = permissionsBeyond(rights, catalog, await loadRolePermissions(trx, companyId, roleKey), projectId);
+    if (missing.length) {
+      throw new ForbiddenError(`you may not grant or revoke role ${roleKey} on project ${projectId}: you do not hold all its permissions there`, {
+        role: roleKey,
+        projectId,
+        missing,
+      });
+    }
+  }
+}
+
+const grantView = (grantee: Grantee, role: string) => (grantee.kind === 'user' ? { userId: grantee.id, role } : { teamId: grantee.id, role });
+
+export function createProjectsService(deps: WriteDeps) {
+  const { db, policies } = deps;
+  const catalog = policies.catalog;
+
+  return {
+    /**
+     * D15: registers a project; its creator gets project-admin on it. Idempotent: the same
+     * name again changes nothing (and keeps the version); another name renames it.
+     */
+    async register(caller: Caller, companyId: string, projectId: string, input: RegisterProjectInput): Promise<ProjectView & { version: string; created: boolean }> {
+      const { result, version } = await writeIfChanged(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
+        const scope = { id: projectId };
+        const existing = await findProject(trx, companyId, projectId);
+        const step = registerStep(existing, input.name);
+        if (existing && step === 'unchanged') {
+          // A repeat by whoever could have registered or renamed it; others learn nothing more than from a create.
+          if (!can(rights, { action: 'edit', subject: 'Project', attributes: scope })) assertCan(rights, { action: 'create', subject: 'Project' });
+          return { project: toView(existing), created: false };
+        }
+        if (existing && step === 'rename') {
+          assertCan(rights, { action: 'edit', subject: 'Project', attributes: scope });
+          await trx.updateTable('projects').set({ name: input.name }).where('company_id', '=', companyId).where('id', '=', projectId).execute();
+          audit({ action: 'project.rename', target: projectTarget(projectId), before: { name: existing.name }, after: { name: input.name } });
+          return { project: toView({ ...existing, name: input.name }), created: false };
+        }
+
+        assertCan(rights, { action: 'create', subject: 'Project' });
+        const creatorId = input.creatorId ?? caller.sub;
+        const creator = await trx.selectFrom('memberships').select('status').where('company_id', '=', companyId).where('user_id', '=', creatorId).executeTakeFirst();
+        if (!creator) throw new NotFoundError(`member ${creatorId} not found`, { creatorId });
+        // An invited or inactive creator's project-admin grant would silently give nobody the project.
+        if (creator.status !== 'active') throw new ConflictError(`the creator ${creatorId} is not an active member (status ${creator.status})`, { creatorId, status: creator.status });
+        const adminRole = await trx.selectFrom('project_roles').select('key').where('company_id', '=', companyId).where('key', '=', PROJECT_ADMIN_ROLE).executeTakeFirst();
+        if (!adminRole) throw new ConflictError(`the company has no ${PROJECT_ADMIN_ROLE} project role to give the creator`, { role: PROJECT_ADMIN_ROLE });
+
+        changing();
+        let row: ProjectRow;
+        try {
+          row = await trx
+            .insertInto('projects')
+            .values({ company_id: companyId, id: projectId, name: input.name, created_by: creatorId })
+            .returning(['id', 'name', 'created_by', 'created_at'])
+            .executeTakeFirstOrThrow();
+        } catch (error) {
+          // Writers of one company are serialised, so this only guards against a write outside the API.
+          if (isUniqueViolation(error, 'projects_pk')) throw new ConflictError(`project ${projectId} was registered concurrently; retry`, { projectId });
+          throw error;
+        }
+        await trx.insertInto('project_grants').values({ company_id: companyId, project_id: projectId, role_key: PROJECT_ADMIN_ROLE, user_id: creatorId }).execute();
+        const project = toView(row);
+        audit({ action: 'project.register', target: projectTarget(projectId), after: project });
+        audit({ action: 'project.grant.user.put', target: grantTarget(projectId, { kind: 'user', id: creatorId }), after: { role: PROJECT_ADMIN_ROLE } });
+        return { project, created: true };
+      });
+      return { ...result.project, created: result.created, version };
+    },
+
+    /** D19: the project's grants go with it in the same commit (they cascade). */
+    async remove(caller: Caller, companyId: string, projectId: string): Promise<{ version: string }> {
+      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
+        assertCan(rights, { action: 'delete', subject: 'Project', attributes: { id: projectId } });
+        const project = await loadProject(trx, companyId, projectId);
+        const members = await listGrants(trx, companyId, projectId);
+        await trx.deleteFrom('projects').where('company_id', '=', companyId).where('id', '=', projectId).execute();
+        audit({ action: 'project.delete', target: projectTarget(projectId), before: { ...toView(project), members } });
+      });
+      return { version };
+    },
+
+    async members(caller: Caller, companyId: string, projectId: string): Promise<ProjectMembers> {
+      return readCompany(deps, caller, companyId, async (rights) => {
+        assertCan(rights, { action: 'view', subject: 'ProjectMember', attributes: { projectId } });
+        await loadProject(db, companyId, projectId);
+        return listGrants(db, companyId, projectId);
+      });
+    },
+
+    /**
+     * Puts a grantee on a project with one role (D17). A new grant needs invite
+     * ProjectMember, a changed role edit ProjectMember; the same role again changes nothing.
+     */
+    async putGrant(caller: Caller, companyId: string, projectId: string, grantee: Grantee, roleKey: string) {
+      const { result, version } = await writeIfChanged(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
+        const scope = { projectId };
+        // Whoever has no say over this project's members learns nothing about the project, the grantee or the role.
+        if (!can(rights, { action: 'edit', subject: 'ProjectMember', attributes: scope })) {
+          assertCan(rights, { action: 'invite', subject: 'ProjectMember', attributes: scope });
+        }
+        await loadProject(trx, companyId, projectId);
+        await assertGrantee(trx, companyId, grantee);
+        await loadRolePermissions(trx, companyId, roleKey);
+        const current = await currentRole(trx, companyId, projectId, grantee);
+        const step = grantStep(current, roleKey);
+        if (step === 'unchanged') return { body: grantView(grantee, roleKey), created: false };
+
+        assertCan(rights, { action: step, subject: 'ProjectMember', attributes: scope });
+        await assertHoldsRoles(trx, rights, catalog, companyId, projectId, rolesToHold(current, roleKey));
+        changing();
+        if (current === null) {
+          await trx.insertInto('project_grants').values({ company_id: companyId, project_id: projectId, role_key: roleKey, [granteeColumn(grantee)]: grantee.id }).execute();
+        } else {
+          await trx
+            .updateTable('project_grants')
+            .set({ role_key: roleKey })
+            .where('company_id', '=', companyId)
+            .where('project_id', '=', projectId)
+            .where(granteeColumn(grantee), '=', grantee.id)
+            .execute();
+        }
+        audit({
+          action: `project.grant.${grantee.kind}.put`,
+          target: grantTarget(projectId, grantee),
+          ...(current === null ? {} : { before: { role: current } }),
+          after: { role: roleKey },
+        });
+        return { body: grantView(grantee, roleKey), created: current === null };
+      });
+      return { ...result, version };
+    },
+
+    /** D19: the grantee loses the role on the project at once. No such grant: 404. */
+    async deleteGrant(caller: Caller, companyId: string, projectId: string, grantee: Grantee): Promise<{ version: string }> {
+      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
+        assertCan(rights, { action: 'remove', subject: 'ProjectMember', attributes: { projectId } });
+        await loadProject(trx, companyId, projectId);
+        await assertGrantee(trx, companyId, grantee);
+        const current = await currentRole(trx, companyId, projectId, grantee);
+        if (current === null) throw new NotFoundError(`${grantee.kind} ${grantee.id} has no role on project ${projectId}`, { projectId, [`${grantee.kind}Id`]: grantee.id });
+        await assertHoldsRoles(trx, rights, catalog, companyId, projectId, rolesToHold(current, null));
+        await trx.deleteFrom('project_grants').where('company_id', '=', companyId).where('project_id', '=', projectId).where(granteeColumn(grantee), '=', grantee.id).execute();
+        audit({ action: `project.grant.${grantee.kind}.delete`, target: grantTarget(projectId, grantee), before: { role: current } });
+      });
+      return { version };
+    },
+  };
+}
+
+/** Code-point order, the same on every machine (ids are ASCII). */
+const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+async function listGrants(db: Db, companyId: string, projectId: string): Promise<ProjectMembers> {
+  const grants = await db
+    .selectFrom('project_grants')
+    .select(['user_id', 'team_id', 'role_key'])
+    .where('company_id', '=', companyId)
+    .where('project_id', '=', projectId)
+    .execute();
+  const users = grants.flatMap((g) => (g.user_id === null ? [] : [{ userId: g.user_id, role: g.role_key }])).sort((a, b) => byKey(a.userId, b.userId));
+  const teams = grants.flatMap((g) => (g.team_id === null ? [] : [{ teamId: g.team_id, role: g.role_key }])).sort((a, b) => byKey(a.teamId, b.teamId));
+  return { users, teams };
+}
+
+export type ProjectsService = ReturnType<typeof createProjectsService>;

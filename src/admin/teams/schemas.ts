@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { idSchema, versionSchema } from '../schemas.js';
+
+const teamName = z.string().trim().min(1).max(200);
+
+export const createTeamBody = z.strictObject({ id: idSchema.optional(), name: teamName });
+export type CreateTeamInput = z.infer<typeof createTeamBody>;
+export const renameTeamBody = z.strictObject({ name: teamName });
+
+export const teamParams = z.strictObject({ company: idSchema, teamId: idSchema });
+export const teamMemberParams = z.strictObject({ company: idSchema, teamId: idSchema, userId: idSchema });
+
+/** A team with its members' user ids, sorted. */
+export const teamView = z.object({ id: idSchema, name: z.string(), members: z.array(idSchema) });
+export type TeamView = z.infer<typeof teamView>;
+export const teamWritten = teamView.extend({ version: versionSchema });
+export const teamList = z.object({ teams: z.array(teamView) });

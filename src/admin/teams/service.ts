@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import { ConflictError, NotFoundError } from '../../errors.js';
+import { isUniqueViolation } from '../../store/errors.js';
+import type { Database } from '../../store/schema.js';
+import { assertCan, type Caller } from '../context.js';
+import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
+import type { CreateTeamInput, TeamView } from './schemas.js';
+import { writeIfChanged } from './write-if-changed.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const newTeamId = () => `t-${randomBytes(6).toString('hex')}`;
+
+/** Groups member rows under their teams; teams without members keep an empty list. */
+export function teamViews(teams: ReadonlyArray<{ id: string; name: string }>, members: ReadonlyArray<{ team_id: string; user_id: string }>): TeamView[] {
+  const byTeam = new Map<string, string[]>();
+  for (const m of members) byTeam.set(m.team_id, [...(byTeam.get(m.team_id) ?? []), m.user_id]);
+  return teams.map((t) => ({ id: t.id, name: t.name, members: [...(byTeam.get(t.id) ?? [])].sort() }));
+}
+
+async function loadTeams(db: Db, companyId: string, teamId?: string): Promise<TeamView[]> {
+  let teams = db.selectFrom('teams').select(['id', 'name']).where('company_id', '=', companyId);
+  let members = db.selectFrom('team_members').select(['team_id', 'user_id']).where('company_id', '=', companyId);
+  if (teamId !== undefined) {
+    teams = teams.where('id', '=', teamId);
+    members = members.where('team_id', '=', teamId);
+  }
+  const [teamRows, memberRows] = await Promise.all([teams.orderBy('id').execute(), members.execute()]);
+  return teamViews(teamRows, memberRows);
+}
+
+async function loadTeam(db: Db, companyId: string, teamId: string): Promise<TeamView> {
+  const [team] = await loadTeams(db, companyId, teamId);
+  if (!team) throw new NotFoundError(`team ${teamId} not found`, { teamId });
+  return team;
+}
+
+/** D1: only a user with a membership (any status) in this company may join its teams. */
+async function assertMembership(trx: Transaction<Database>, companyId: string, userId: string): Promise<void> {
+  const membership = await trx.selectFrom('memberships').select('user_id').where('company_id', '=', companyId).where('user_id', '=', userId).executeTakeFirst();
+  if (!membership) throw new NotFoundError(`member ${userId} not found`, { userId });
+}
+
+const memberTarget = (teamId: string, userId: string) => `team:${teamId}/user:${userId}`;
+
+export function createTeamsService(deps: WriteDeps) {
+  const { db } = deps;
+
+  return {
+    async list(caller: Caller, companyId: string): Promise<{ teams: TeamView[] }> {
+      return readCompany(deps, caller, companyId, async (rights) => {
+        assertCan(rights, { action: 'view', subject: 'Team' });
+        return { teams: await loadTeams(db, companyId) };
+      });
+    },
+
+    async get(caller: Caller, companyId: string, teamId: string): Promise<TeamView> {
+      return readCompany(deps, caller, companyId, async (rights) => {
+        assertCan(rights, { action: 'view', subject: 'Team' });
+        return loadTeam(db, companyId, teamId);
+      });
+    },
+
+    async create(caller: Caller, companyId: string, input: CreateTeamInput): Promise<TeamView & { version: string }> {
+      const teamId = input.id ?? newTeamId();
+      const { result, version } = await writeCompany(
+        deps,
+        caller,
+        companyId,
+        async ({ trx, rights, audit }) => {
+          assertCan(rights, { action: 'create', subject: 'Team' });
+          try {
+            await trx.insertInto('teams').values({ company_id: companyId, id: teamId, name: input.name }).execute();
+          } catch (error) {
+            if (isUniqueViolation(error, 'teams_pk')) throw new ConflictError(`a team with id ${teamId} already exists`, { teamId });
+            throw error;
+          }
+          const team: TeamView = { id: teamId, name: input.name, members: [] };
+          audit({ action: 'team.create', target: `team:${teamId}`, after: team });
+          return team;
+        },
+        // An empty team grants nothing; a team id used before starts without its old grants (they cascaded).
+        { changesDecisions: false },
+      );
+      return { ...result, version };
+    },
+
+    async rename(caller: Caller, companyId: string, teamId: string, name: string): Promise<TeamView & { version: string }> {
+      const { result, version } = await writeCompany(
+        deps,
+        caller,
+        companyId,
+        async ({ trx, rights, audit }) => {
+          assertCan(rights, { action: 'edit', subject: 'Team' });
+          const team = await loadTeam(trx, companyId, teamId);
+          if (team.name === name) return team;
+          await trx.updateTable('teams').set({ name }).where('company_id', '=', companyId).where('id', '=', teamId).execute();
+          audit({ action: 'team.rename', target: `team:${teamId}`, before: { name: team.name }, after: { name } });
+          return { ...team, name };
+        },
+        { changesDecisions: false },
+      );
+      return { ...result, version };
+    },
+
+    /** D19: the team's members lose its project grants in the same commit (the grants cascade). */
+    async remove(caller: Caller, companyId: string, teamId: string): Promise<{ version: string }> {
+      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
+        assertCan(rights, { action: 'delete', subject: 'Team' });
+        const team = await loadTeam(trx, companyId, teamId);
+        const grants = await trx
+          .selectFrom('project_grants')
+          .select(['project_id as projectId', 'role_key as role'])
+          .where('company_id', '=', companyId)
+          .where('team_id', '=', teamId)
+          .orderBy('project_id')
+          .execute();
+        await trx.deleteFrom('teams').where('company_id', '=', companyId).where('id', '=', teamId).execute();
+        audit({ action: 'team.delete', target: `team:${teamId}`, before: { ...team, grants } });
+      });
+      return { version };
+    },
+
+    /** Idempotent: adding a member already in the team changes nothing and keeps the version. */
+    async addMember(caller: Caller, companyId: string, teamId: string, userId: string): Promise<TeamView & { version: string }> {
+      const { result, version } = await writeIfChanged(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
+        assertCan(rights, { action: 'edit', subject: 'Team' });
+        const team = await loadTeam(trx, companyId, teamId);
+        await assertMembership(trx, companyId, userId);
+        if (team.members.includes(userId)) return team;
+        changing();
+        await trx.insertInto('team_members').values({ company_id: companyId, team_id: teamId, user_id: userId }).execute();
+        audit({ action: 'team.member.add', target: memberTarget(teamId, userId), after: { teamId, userId } });
+        return { ...team, members: [...team.members, userId].sort() };
+      });
+      return { ...result, version };
+    },
+
+    /** D19: the user loses the team's project grants at once. Not in the team: 404. */
+    async removeMember(caller: Caller, companyId: string, teamId: string, userId: string): Promise<{ version: string }> {
+      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
+        assertCan(rights, { action: 'edit', subject: 'Team' });
+        const team = await loadTeam(trx, companyId, teamId);
+        if (!team.members.includes(userId)) throw new NotFoundError(`user ${userId} is not a member of team ${teamId}`, { teamId, userId });
+        await trx.deleteFrom('team_members').where('company_id', '=', companyId).where('team_id', '=', teamId).where('user_id', '=', userId).execute();
+        audit({ action: 'team.member.remove', target: memberTarget(teamId, userId), before: { teamId, userId } });
+      });
+      return { version };
+    },
+  };
+}
+
+export type TeamsService = ReturnType<typeof createTeamsService>;
