@@ -15,10 +15,13 @@ export interface AuditEntry {
 export interface WriteContext {
   trx: Transaction<Database>;
   rights: CallerRights;
-  /** The company's policy version this write produces. */
-  version: string;
-  /** Records one audit entry (D22); written in the same transaction, stamped with `version`. */
+  /** Records one audit entry (D22); written in the same transaction, stamped with the write's version. */
   audit(entry: AuditEntry): void;
+  /**
+   * With `bump: 'on-change'`: call before the first change that can alter a decision.
+   * It bumps the version once (the company is locked already); a no-op otherwise.
+   */
+  changing(): Promise<void>;
 }
 
 export interface WriteDeps {
@@ -29,10 +32,13 @@ export interface WriteDeps {
 
 export interface WriteOptions {
   /**
-   * False for writes that cannot change a decision (names, for instance): they take the
-   * same lock but keep the version, so caches everywhere stay warm.
+   * When the company's policy version moves (which empties caches everywhere):
+   * - `always` (default): every write of this kind can change a decision;
+   * - `never`: it cannot (names, domains, licenses): same lock, same version;
+   * - `on-change`: only once the work calls `changing()`, so an idempotent repeat (the same
+   *   PUT sent twice, a retry after a lost answer) keeps the version and the caches.
    */
-  changesDecisions?: boolean;
+  bump?: 'always' | 'never' | 'on-change';
 }
 
 /** Appends audit entries in the caller's transaction, so the log and the change commit together. */
@@ -69,18 +75,24 @@ export async function writeCompany<T>(
   work: (ctx: WriteContext) => Promise<T>,
   options: WriteOptions = {},
 ): Promise<{ result: T; version: string }> {
-  const changesDecisions = options.changesDecisions ?? true;
+  const bump = options.bump ?? 'always';
   const outcome = await deps.db.transaction().execute(async (trx) => {
-    const version = changesDecisions ? await bumpPolicyVersion(trx, companyId) : await lockCompany(trx, companyId);
+    let version = bump === 'always' ? await bumpPolicyVersion(trx, companyId) : await lockCompany(trx, companyId);
     if (version === null) throw new NotFoundError(`company ${companyId} not found`);
+    let bumped = bump === 'always';
     const rights = await loadRights(trx, deps.policies, caller, companyId);
     const entries: AuditEntry[] = [];
-    const result = await work({ trx, rights, version, audit: (entry) => entries.push(entry) });
-    await insertAudit(trx, companyId, caller.sub, version, entries);
-    return { result, version };
+    const changing = async () => {
+      if (bumped || bump !== 'on-change') return;
+      bumped = true;
+      version = (await bumpPolicyVersion(trx, companyId)) ?? version;
+    };
+    const result = await work({ trx, rights, audit: (entry) => entries.push(entry), changing });
+    await insertAudit(trx, companyId, caller.sub, version!, entries);
+    return { result, version: version!, bumped };
   });
-  if (changesDecisions) await deps.announce(companyId, outcome.version);
-  return outcome;
+  if (outcome.bumped) await deps.announce(companyId, outcome.version);
+  return { result: outcome.result, version: outcome.version };
 }
 
 /** Reads run on the caller's fresh rights (never cached): admin decisions read their own writes. */

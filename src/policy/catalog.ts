@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import type { CompanyRole, StoredPermission } from './types.js';
+import { CREATOR_PROJECT_ROLE, type CompanyRole, type StoredPermission } from './types.js';
 
 /** The compiler's vocabulary, loaded from `policies/catalog.json`. */
 export interface Catalog {
@@ -151,6 +151,9 @@ const projectRolesSchema = (catalog: Catalog) =>
           }
         });
       });
+      if (!seen.has(CREATOR_PROJECT_ROLE)) {
+        ctx.addIssue({ code: 'custom', path: [], message: `must define "${CREATOR_PROJECT_ROLE}", the role a project's creator receives (D15)` });
+      }
     });
 
 const grantSchema = z.strictObject({ project: z.string().regex(ID_PATTERN), role: projectRoleKeySchema, team: z.string().regex(ID_PATTERN).optional() });

@@ -11,3 +11,9 @@ export interface StoredPermission {
   fields?: string[];
   inverted?: boolean;
 }
+
+/**
+ * The project role a project's creator receives (D15). Companies may edit it but not
+ * delete it, or registering a project would have nothing to give its creator.
+ */
+export const CREATOR_PROJECT_ROLE = 'project-admin';

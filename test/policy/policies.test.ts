@@ -33,6 +33,13 @@ describe('policies as code', () => {
     expect((error as Error).message).toBe(`Invalid policy file ${path.join(dir, 'company-roles.json')}:\n  at manager.1: "logo" is not a field of CompanySettings`);
   });
 
+  it('the default project roles must include the role project creators receive (D15)', () => {
+    const dir = path.join(fixtures, 'no-creator-role');
+    expect(() => loadPolicies(dir)).toThrow(
+      new PolicyFileError(path.join(dir, 'project-roles.json'), ['at (root): must define "project-admin", the role a project\'s creator receives (D15)']),
+    );
+  });
+
   it('a missing policy directory names the file it could not read', () => {
     expect(() => loadPolicies(path.join(fixtures, 'no-such-dir'))).toThrow(/Invalid policy file .*no-such-dir\/catalog\.json:\n  cannot be read/);
   });

@@ -117,7 +117,7 @@ export function createCompaniesService(deps: WriteDeps) {
           audit({ action: 'company.rename', target: `company:${companyId}`, before, after: { name } });
           return loadView(trx, rights, companyId);
         },
-        { changesDecisions: false },
+        { bump: 'never' },
       );
       return { ...result, version };
     },
@@ -177,7 +177,7 @@ export function createCompaniesService(deps: WriteDeps) {
           return loadView(trx, rights, companyId);
         },
         // Member vs Guest is derived and decides nothing in the engine.
-        { changesDecisions: false },
+        { bump: 'never' },
       );
       return { ...result, version };
     },
@@ -217,7 +217,7 @@ export function createCompaniesService(deps: WriteDeps) {
           });
           return loadView(trx, rights, companyId);
         },
-        { changesDecisions: false },
+        { bump: 'never' },
       );
       return { ...result, version };
     },

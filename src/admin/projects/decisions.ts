@@ -1,8 +1,5 @@
 /** Pure decisions of the projects service; the service does the I/O around them. */
 
-/** D15: the project role a project's creator gets. */
-export const PROJECT_ADMIN_ROLE = 'project-admin';
-
 export type RegisterStep = 'create' | 'unchanged' | 'rename';
 
 /** What a `PUT /projects/{id}` does: registering is idempotent, so only a new name is a change. */

@@ -1,13 +1,12 @@
 import type { Kysely, Transaction } from 'kysely';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
 import type { Catalog } from '../../policy/catalog.js';
-import type { StoredPermission } from '../../policy/types.js';
+import { CREATOR_PROJECT_ROLE, type StoredPermission } from '../../policy/types.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
 import { assertCan, can, permissionsBeyond, type Caller, type CallerRights } from '../context.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
-import { writeIfChanged } from '../teams/write-if-changed.js';
-import { grantStep, grantTarget, PROJECT_ADMIN_ROLE, projectTarget, registerStep, rolesToHold, type Grantee } from './decisions.js';
+import { grantStep, grantTarget, projectTarget, registerStep, rolesToHold, type Grantee } from './decisions.js';
 import type { ProjectMembers, ProjectView, RegisterProjectInput } from './schemas.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -92,7 +91,7 @@ export function createProjectsService(deps: WriteDeps) {
      * name again changes nothing (and keeps the version); another name renames it.
      */
     async register(caller: Caller, companyId: string, projectId: string, input: RegisterProjectInput): Promise<ProjectView & { version: string; created: boolean }> {
-      const { result, version } = await writeIfChanged(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
+      const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
         const scope = { id: projectId };
         const existing = await findProject(trx, companyId, projectId);
         const step = registerStep(existing, input.name);
@@ -114,10 +113,10 @@ export function createProjectsService(deps: WriteDeps) {
         if (!creator) throw new NotFoundError(`member ${creatorId} not found`, { creatorId });
         // An invited or inactive creator's project-admin grant would silently give nobody the project.
         if (creator.status !== 'active') throw new ConflictError(`the creator ${creatorId} is not an active member (status ${creator.status})`, { creatorId, status: creator.status });
-        const adminRole = await trx.selectFrom('project_roles').select('key').where('company_id', '=', companyId).where('key', '=', PROJECT_ADMIN_ROLE).executeTakeFirst();
-        if (!adminRole) throw new ConflictError(`the company has no ${PROJECT_ADMIN_ROLE} project role to give the creator`, { role: PROJECT_ADMIN_ROLE });
+        const adminRole = await trx.selectFrom('project_roles').select('key').where('company_id', '=', companyId).where('key', '=', CREATOR_PROJECT_ROLE).executeTakeFirst();
+        if (!adminRole) throw new ConflictError(`the company has no ${CREATOR_PROJECT_ROLE} project role to give the creator`, { role: CREATOR_PROJECT_ROLE });
 
-        changing();
+        await changing();
         let row: ProjectRow;
         try {
           row = await trx
@@ -130,12 +129,12 @@ export function createProjectsService(deps: WriteDeps) {
           if (isUniqueViolation(error, 'projects_pk')) throw new ConflictError(`project ${projectId} was registered concurrently; retry`, { projectId });
           throw error;
         }
-        await trx.insertInto('project_grants').values({ company_id: companyId, project_id: projectId, role_key: PROJECT_ADMIN_ROLE, user_id: creatorId }).execute();
+        await trx.insertInto('project_grants').values({ company_id: companyId, project_id: projectId, role_key: CREATOR_PROJECT_ROLE, user_id: creatorId }).execute();
         const project = toView(row);
         audit({ action: 'project.register', target: projectTarget(projectId), after: project });
-        audit({ action: 'project.grant.user.put', target: grantTarget(projectId, { kind: 'user', id: creatorId }), after: { role: PROJECT_ADMIN_ROLE } });
+        audit({ action: 'project.grant.user.put', target: grantTarget(projectId, { kind: 'user', id: creatorId }), after: { role: CREATOR_PROJECT_ROLE } });
         return { project, created: true };
-      });
+      }, { bump: 'on-change' });
       return { ...result.project, created: result.created, version };
     },
 
@@ -164,7 +163,7 @@ export function createProjectsService(deps: WriteDeps) {
      * ProjectMember, a changed role edit ProjectMember; the same role again changes nothing.
      */
     async putGrant(caller: Caller, companyId: string, projectId: string, grantee: Grantee, roleKey: string) {
-      const { result, version } = await writeIfChanged(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
+      const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
         const scope = { projectId };
         // Whoever has no say over this project's members learns nothing about the project, the grantee or the role.
         if (!can(rights, { action: 'edit', subject: 'ProjectMember', attributes: scope })) {
@@ -179,7 +178,7 @@ export function createProjectsService(deps: WriteDeps) {
 
         assertCan(rights, { action: step, subject: 'ProjectMember', attributes: scope });
         await assertHoldsRoles(trx, rights, catalog, companyId, projectId, rolesToHold(current, roleKey));
-        changing();
+        await changing();
         if (current === null) {
           await trx.insertInto('project_grants').values({ company_id: companyId, project_id: projectId, role_key: roleKey, [granteeColumn(grantee)]: grantee.id }).execute();
         } else {
@@ -198,7 +197,7 @@ export function createProjectsService(deps: WriteDeps) {
           after: { role: roleKey },
         });
         return { body: grantView(grantee, roleKey), created: current === null };
-      });
+      }, { bump: 'on-change' });
       return { ...result, version };
     },
 

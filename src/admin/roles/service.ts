@@ -1,19 +1,13 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { ConflictError, ForbiddenError, NotFoundError, RoleImmutableError } from '../../errors.js';
 import type { Catalog, Policies } from '../../policy/catalog.js';
-import { COMPANY_ROLES, EDITABLE_COMPANY_ROLES, type CompanyRole, type StoredPermission } from '../../policy/types.js';
+import { COMPANY_ROLES, CREATOR_PROJECT_ROLE, EDITABLE_COMPANY_ROLES, type CompanyRole, type StoredPermission } from '../../policy/types.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
 import { assertCan, permissionsBeyond, type Caller, type CallerRights } from '../context.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import { assertPrecondition, rolesEtag, type Precondition } from './etag.js';
 import type { CompanyRoleView, ProjectRoleInput, ProjectRoleView, RolesView } from './schemas.js';
-
-/**
- * The project role a project's creator receives (D15). It can be edited but not deleted,
- * or registering a project would have nothing to give its creator.
- */
-export const CREATOR_PROJECT_ROLE = 'project-admin';
 
 type EditableCompanyRole = (typeof EDITABLE_COMPANY_ROLES)[number];
 

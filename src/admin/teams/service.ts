@@ -6,7 +6,6 @@ import type { Database } from '../../store/schema.js';
 import { assertCan, type Caller } from '../context.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import type { CreateTeamInput, TeamView } from './schemas.js';
-import { writeIfChanged } from './write-if-changed.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -81,7 +80,7 @@ export function createTeamsService(deps: WriteDeps) {
           return team;
         },
         // An empty team grants nothing; a team id used before starts without its old grants (they cascaded).
-        { changesDecisions: false },
+        { bump: 'never' },
       );
       return { ...result, version };
     },
@@ -99,7 +98,7 @@ export function createTeamsService(deps: WriteDeps) {
           audit({ action: 'team.rename', target: `team:${teamId}`, before: { name: team.name }, after: { name } });
           return { ...team, name };
         },
-        { changesDecisions: false },
+        { bump: 'never' },
       );
       return { ...result, version };
     },
@@ -124,16 +123,16 @@ export function createTeamsService(deps: WriteDeps) {
 
     /** Idempotent: adding a member already in the team changes nothing and keeps the version. */
     async addMember(caller: Caller, companyId: string, teamId: string, userId: string): Promise<TeamView & { version: string }> {
-      const { result, version } = await writeIfChanged(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
+      const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
         assertCan(rights, { action: 'edit', subject: 'Team' });
         const team = await loadTeam(trx, companyId, teamId);
         await assertMembership(trx, companyId, userId);
         if (team.members.includes(userId)) return team;
-        changing();
+        await changing();
         await trx.insertInto('team_members').values({ company_id: companyId, team_id: teamId, user_id: userId }).execute();
         audit({ action: 'team.member.add', target: memberTarget(teamId, userId), after: { teamId, userId } });
         return { ...team, members: [...team.members, userId].sort() };
-      });
+      }, { bump: 'on-change' });
       return { ...result, version };
     },
 
