@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
@@ -11,17 +12,21 @@ import { migrateToLatest } from './store/migrator.js';
 import { loadPrincipalFacts } from './store/principal-facts.js';
 import { readPolicyVersion } from './store/versions.js';
 import { createAuth } from './auth/auth.js';
-import { createAuthRouter } from './auth/routes.js';
-import { createAdminRouter } from './admin/router.js';
+import { authRoutes, createAuthRouter } from './auth/routes.js';
+import { adminRoutes, createAdminRouter } from './admin/router.js';
 import { createAbilityProvider, type AbilityProvider } from './check/abilities.js';
 import { createCheckHandler } from './check/http-handler.js';
-import { createCheckRouter } from './check/routes.js';
+import { checkApiRoutes, createCheckRouter } from './check/routes.js';
 import { createCheckTokenGuard } from './check/check-token.js';
 import { createCheckService } from './check/service.js';
 import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './check/policy-bus.js';
 import { connectRedis } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
-import { createHttpServer, type HealthProbe } from './server.js';
+import { buildOpenApi } from './http/openapi.js';
+import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
+
+/** src/app.ts and dist/app.js both sit one folder below package.json. */
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface Castellan {
   readonly config: Config;
@@ -34,6 +39,12 @@ export interface Castellan {
   readonly bus: PolicyBus;
   readonly mode: { store: Store['kind']; cache: 'redis' | 'in-process' };
   listen(): Promise<string>;
+  /**
+   * Graceful stop: no new connections, requests in flight finish, then PostgreSQL and Redis
+   * are closed. Requests still running after SHUTDOWN_TIMEOUT_MS are cut, and the promise
+   * then rejects with ShutdownDeadlineError (everything is closed all the same).
+   * Calling it again waits for the same stop.
+   */
   close(): Promise<void>;
 }
 
@@ -102,19 +113,31 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       probes.push({ name: 'redis', check: async () => void (await redis.ping()) });
     }
 
+    // Every endpoint is data, built once: the routers and the OpenAPI document come from the same lists.
+    const checkRoutes = checkApiRoutes(checkService, policies.catalog);
+    const ownAuthRoutes = authRoutes(auth);
+    const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics });
+    const openApi = buildOpenApi(
+      { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API and admin API' },
+      [...checkRoutes.hot, ...checkRoutes.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
+    );
+
     const server = createHttpServer({
       checkHandler: createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger }),
       routers: [
-        createCheckRouter(checkService, createCheckTokenGuard(config.CHECK_TOKEN)),
-        createAuthRouter(auth),
-        createAdminRouter({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics }),
+        createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN)),
+        createAuthRouter(ownAuthRoutes),
+        createAdminRouter(admin, { auth, metrics }),
+        openApiRouter(openApi),
       ],
       probes,
       logger,
+      metrics,
+      checkToken: config.CHECK_TOKEN,
     });
 
     const mode = { store: store.kind, cache: commands ? ('redis' as const) : ('in-process' as const) };
-    let closed = false;
+    let closing: Promise<void> | undefined;
     return {
       config,
       server,
@@ -135,15 +158,16 @@ export async function createCastellan(config: Config, options: CastellanOptions 
             resolve(`http://${host}:${port}`);
           });
         }),
-      async close() {
-        if (closed) return;
-        closed = true;
-        await new Promise<void>((resolve) => {
-          if (!server.listening) return resolve();
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        for (const close of closers.reverse()) await close().catch(() => {});
+      close() {
+        closing ??= (async () => {
+          const { drained } = await drainServer(server, config.SHUTDOWN_TIMEOUT_MS);
+          // Dependencies close only once no request can use them any more.
+          for (const close of closers.reverse()) {
+            await close().catch((error: unknown) => logger.warn({ err: error }, 'error while closing a dependency'));
+          }
+          if (!drained) throw new ShutdownDeadlineError(config.SHUTDOWN_TIMEOUT_MS);
+        })();
+        return closing;
       },
     };
   } catch (error) {

@@ -1,8 +1,12 @@
-import { createCastellan } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { createCastellan, type Castellan } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
 import { PolicyFileError } from './policy/catalog.js';
+import { ShutdownDeadlineError } from './server.js';
 import { MigrationError } from './store/migrator.js';
+
+/** Closing PostgreSQL and Redis after the drain is quick; this only bounds one that hangs. */
+const DEPENDENCY_CLOSE_GRACE_MS = 5000;
 
 /** Expected start-up failures print one clear message, not a stack trace. */
 function fatal(error: unknown): never {
@@ -11,14 +15,50 @@ function fatal(error: unknown): never {
   process.exit(1);
 }
 
-let config;
+/**
+ * SIGTERM or SIGINT: stop accepting, let requests in flight finish, close PostgreSQL and
+ * Redis, then exit 0 (1 if requests had to be cut). The process exits by itself once
+ * nothing is left open, so a clean exit also proves every connection was closed; the
+ * backstop timer only catches a handle something forgot to close. A second signal
+ * exits at once, for an operator who does not want to wait.
+ */
+function stopOnSignals(app: Castellan, config: Config, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: refusing new connections, finishing requests in flight');
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time (something is still open); exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS + DEPENDENCY_CLOSE_GRACE_MS).unref();
+    app.close().then(
+      () => {
+        logger.info('shutdown complete');
+        process.exitCode = 0;
+      },
+      (error: unknown) => {
+        if (error instanceof ShutdownDeadlineError) logger.warn({ timeoutMs: error.timeoutMs }, `shutdown complete, but ${error.message}`);
+        else logger.error({ err: error }, 'error during shutdown');
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+let config: Config;
 try {
   config = loadConfig();
 } catch (error) {
   fatal(error);
 }
 const logger = createLogger(config.LOG_LEVEL);
-let app;
+let app: Castellan;
 try {
   app = await createCastellan(config, { logger });
 } catch (error) {
@@ -33,24 +73,4 @@ logger.info(
   },
   `castellan listening on ${url}`,
 );
-
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      logger.warn('shutdown timed out; exiting');
-      process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS);
-    force.unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  });
-}
+stopOnSignals(app, config, logger);

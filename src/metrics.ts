@@ -8,7 +8,7 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const latencyBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
-  return {
+  const metrics = {
     registry,
     checkDuration: new Histogram({
       name: 'castellan_check_duration_seconds',
@@ -59,6 +59,20 @@ export function createMetrics() {
       registers: [registry],
     }),
   };
+  exposeKnownSeries(metrics);
+  return metrics;
+}
+
+/**
+ * Every series an alert may be written on exists from the start at 0: a rate over a
+ * series that appears only with its first error misses that first error.
+ */
+function exposeKnownSeries(metrics: Pick<Metrics, 'checkDuration' | 'decisions' | 'cacheLookups' | 'staleRefreshes' | 'dependencyErrors'>): void {
+  for (const endpoint of ['check', 'batch']) metrics.checkDuration.zero({ endpoint });
+  for (const outcome of ['allow', 'deny', 'error']) metrics.decisions.inc({ outcome }, 0);
+  for (const tier of ['l1', 'l2']) for (const result of ['hit', 'miss']) metrics.cacheLookups.inc({ tier, result }, 0);
+  for (const result of ['kept', 'reloaded']) metrics.staleRefreshes.inc({ result }, 0);
+  for (const dependency of ['postgres', 'redis']) metrics.dependencyErrors.inc({ dependency }, 0);
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

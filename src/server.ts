@@ -1,7 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
-import type { Logger } from './log.js';
-import { errorResponse, InvalidRequestError, NotFoundError, PayloadTooLargeError } from './errors.js';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import express, { Router, type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { DocumentedRoute } from './http/openapi.js';
+import { REQUEST_ID_HEADER, requestIdFrom, type Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import { createCheckTokenGuard } from './check/check-token.js';
+import { errorResponse, InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthenticatedError } from './errors.js';
 
 export interface HealthProbe {
   name: string;
@@ -10,11 +15,17 @@ export interface HealthProbe {
 
 export interface ServerParts {
   /** Handles the hot-path routes on bare node:http; returns false for anything else. */
-  checkHandler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
+  checkHandler: (req: IncomingMessage, res: ServerResponse) => boolean;
   routers: Router[];
   probes: HealthProbe[];
   logger: Logger;
+  metrics: Pick<Metrics, 'registry'>;
+  /** Guards `/metrics` as it guards the check API: open when unset (loopback only). */
+  checkToken: string | undefined;
 }
+
+/** Probes and scrapes arrive every few seconds: logged at debug so they do not drown the access log. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Express turns body-parser failures into errors with a `type`; map them to the contract's codes. */
 function normaliseError(error: unknown): unknown {
@@ -25,23 +36,46 @@ function normaliseError(error: unknown): unknown {
   return error;
 }
 
-export function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use((req, res, next) => {
-    const id = req.headers['x-request-id'];
-    if (typeof id === 'string' && id.length > 0 && id.length <= 200) res.setHeader('x-request-id', id);
-    next();
-  });
-  app.use(express.json({ limit: '1mb', strict: true, type: ['application/json', 'application/*+json'] }));
+/** The route pattern that answered (`/v1/companies/:company`), so log lines group by endpoint. */
+function routeOf(req: Request): string | undefined {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? path : undefined;
+}
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
+const requestIdOf = (res: ServerResponse): string => String(res.getHeader(REQUEST_ID_HEADER) ?? '');
+
+/**
+ * Gives the request its id (echoed in the response) and writes one access line when the
+ * response is done or abandoned. Only method, route, path, status and timing are logged:
+ * never headers, bodies or the query string, which is where credentials travel.
+ */
+function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    const started = performance.now();
+    const path = req.path;
+    res.once('close', () => {
+      const line = {
+        requestId,
+        method: req.method,
+        route: routeOf(req),
+        path,
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        ...(res.writableFinished ? {} : { aborted: true }),
+      };
+      if (QUIET_PATHS.has(path)) logger.debug(line, 'request');
+      else logger.info(line, 'request');
+    });
+    next();
+  };
+}
+
+function readiness(probes: HealthProbe[]): RequestHandler {
+  return async (_req, res) => {
     const results = await Promise.all(
-      parts.probes.map(async (probe) => {
+      probes.map(async (probe) => {
         try {
           await probe.check();
           return { name: probe.name, ok: true as const };
@@ -63,7 +97,88 @@ export function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Expr
         details: { checks },
       },
     });
+  };
+}
+
+/** Prometheus text; behind the check token when one is configured, like the check API it describes. */
+function metricsEndpoint(metrics: Pick<Metrics, 'registry'>, checkToken: string | undefined): RequestHandler {
+  const isAuthorised = createCheckTokenGuard(checkToken);
+  return async (req, res) => {
+    if (!isAuthorised(req.headers.authorization)) {
+      throw new UnauthenticatedError('a valid check token is required (Authorization: Bearer <CHECK_TOKEN>)');
+    }
+    const text = await metrics.registry.metrics();
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.setHeader('cache-control', 'no-store');
+    res.send(text);
+  };
+}
+
+const readinessChecks = z.record(z.string(), z.enum(['ok', 'unreachable'])).describe('each dependency: postgres, and redis when configured');
+
+/** The operations endpoints, served below, described for the OpenAPI document. */
+export const OPERATIONS_ROUTES: readonly DocumentedRoute[] = [
+  {
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness: the process answers',
+    tag: 'Operations',
+    security: 'none',
+    success: { status: 200, description: 'alive', schema: z.object({ status: z.literal('ok') }) },
+    errors: [],
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness: PostgreSQL and Redis (when configured) are reachable; 503 names the failing one',
+    tag: 'Operations',
+    security: 'none',
+    success: { status: 200, description: 'ready', schema: z.object({ status: z.literal('ready'), checks: readinessChecks }) },
+    errors: ['unavailable'],
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics (check latency, decisions, cache hits, compiles, invalidations, dependency errors, admin writes, process)',
+    tag: 'Operations',
+    security: 'service',
+    success: { status: 200, description: 'Prometheus text exposition format' },
+    produces: 'text/plain',
+    errors: ['unauthenticated'],
+  },
+  {
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    tag: 'Operations',
+    security: 'none',
+    success: { status: 200, description: 'OpenAPI 3.1', schema: z.record(z.string(), z.unknown()) },
+    errors: [],
+  },
+];
+
+/** Serves the document built once at start-up. */
+export function openApiRouter(document: Record<string, unknown>): Router {
+  const text = JSON.stringify(document);
+  const router = Router();
+  router.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(text);
   });
+  return router;
+}
+
+export function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(accessLog(parts.logger));
+  app.use(express.json({ limit: '1mb', strict: true, type: ['application/json', 'application/*+json'] }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', readiness(parts.probes));
+  app.get('/metrics', metricsEndpoint(parts.metrics, parts.checkToken));
 
   for (const router of parts.routers) app.use(router);
 
@@ -71,19 +186,89 @@ export function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Expr
   const onError: ErrorRequestHandler = (rawError, req, res, _next) => {
     const error = normaliseError(rawError);
     const { status, body, expected } = errorResponse(error);
-    if (!expected) parts.logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    if (!expected) parts.logger.error({ err: error, requestId: requestIdOf(res), method: req.method, path: req.path }, 'request failed');
     res.status(status).json(body);
   };
   app.use(onError);
   return app;
 }
 
+/**
+ * Which connections have a response in progress, so a shutdown can tell them to close
+ * once it is sent. Costs one Map write per request, nothing per byte.
+ */
+class ConnectionTracker {
+  draining = false;
+  private readonly latest = new Map<Socket, ServerResponse>();
+
+  onConnection(socket: Socket): void {
+    socket.once('close', () => this.latest.delete(socket));
+  }
+
+  onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.draining) res.setHeader('connection', 'close');
+    else this.latest.set(req.socket, res);
+  }
+
+  /** Responses not yet started go out with `Connection: close`, so their keep-alive connection ends with them. */
+  startDraining(): void {
+    this.draining = true;
+    for (const res of this.latest.values()) if (!res.headersSent && !res.writableEnded) res.setHeader('connection', 'close');
+    this.latest.clear();
+  }
+}
+
+const trackers = new WeakMap<Server, ConnectionTracker>();
+
 /** One server, one port: the lean check handler first, express for the rest. */
 export function createHttpServer(parts: ServerParts): Server {
   const app = createExpressApp(parts);
+  const connections = new ConnectionTracker();
   const server = createServer((req, res) => {
+    // Settled here, ahead of both handlers, so the check handler echoes and logs a safe id too.
+    req.headers[REQUEST_ID_HEADER] = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    connections.onRequest(req, res);
     if (!parts.checkHandler(req, res)) app(req, res);
   });
+  server.on('connection', (socket: Socket) => connections.onConnection(socket));
   server.keepAliveTimeout = 65_000;
+  trackers.set(server, connections);
   return server;
+}
+
+/** Fallback for a response whose headers were already out when draining began: it cannot be told to close. */
+const IDLE_SWEEP_MS = 100;
+
+export interface DrainResult {
+  /** False when the deadline passed and connections with requests still running were cut. */
+  drained: boolean;
+}
+
+export class ShutdownDeadlineError extends Error {
+  override readonly name = 'ShutdownDeadlineError';
+  constructor(readonly timeoutMs: number) {
+    super(`requests still running after ${timeoutMs} ms were cut`);
+  }
+}
+
+/**
+ * Graceful stop: refuse new connections at once, let requests in flight finish and close
+ * each connection after its last response, cut whatever is left at the deadline.
+ */
+export function drainServer(server: Server, timeoutMs: number): Promise<DrainResult> {
+  trackers.get(server)?.startDraining();
+  if (!server.listening) return Promise.resolve({ drained: true });
+  return new Promise((resolve) => {
+    let drained = true;
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    const deadline = setTimeout(() => {
+      drained = false;
+      server.closeAllConnections();
+    }, timeoutMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve({ drained });
+    });
+  });
 }

@@ -36,9 +36,9 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   ];
 }
 
-export function createAdminRouter(deps: AdminDeps): Router {
+export function createAdminRouter(routes: readonly Route[], deps: Pick<AdminDeps, 'auth' | 'metrics'>): Router {
   const router = Router();
-  mountRoutes(router, adminRoutes(deps), {
+  mountRoutes(router, routes, {
     authenticate: (req) => authenticate(deps.auth, req),
     onWrite: (route, status) => deps.metrics.adminWrites.inc({ route: `${route.method.toUpperCase()} ${route.path}`, status: `${Math.floor(status / 100)}xx` }),
   });

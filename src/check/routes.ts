@@ -1,18 +1,75 @@
 import { Router } from 'express';
-import { UnauthenticatedError } from '../errors.js';
+import { mountRoutes, openRoute, type Route } from '../http/route.js';
+import type { Catalog } from '../policy/catalog.js';
+import { createCheckSchemas } from './schemas.js';
 import type { CheckService } from './service.js';
 
+const tag = 'Check';
+
+/**
+ * The check API as data. `hot` are served by the lean node:http handler (http-handler.ts)
+ * ahead of express; they are listed here for the OpenAPI document, with the same service
+ * behind them. `other` are mounted on express.
+ */
+export function checkApiRoutes(service: CheckService, catalog: Catalog): { hot: Route[]; other: Route[] } {
+  const schemas = createCheckSchemas(catalog);
+  const errors = ['unauthenticated', 'payload_too_large', 'unavailable'];
+  return {
+    hot: [
+      openRoute({
+        method: 'post',
+        path: '/v1/check',
+        summary: 'May this principal do this action on this resource? Decided on the resource as an object, never on the bare type',
+        tag,
+        security: 'service',
+        body: schemas.checkBody,
+        success: { status: 200, description: 'the decision (a deny is a 200 too)', schema: schemas.checkAnswer },
+        errors,
+        handle: async ({ body }) => ({ body: await service.check(body) }),
+      }),
+      openRoute({
+        method: 'post',
+        path: '/v1/check/batch',
+        summary: 'Up to 1000 decisions for one principal, answered in request order from one version',
+        tag,
+        security: 'service',
+        body: schemas.batchBody,
+        success: { status: 200, description: 'the decisions', schema: schemas.batchAnswer },
+        errors,
+        handle: async ({ body }) => ({ body: await service.batch(body) }),
+      }),
+    ],
+    other: [
+      openRoute({
+        method: 'get',
+        path: '/v1/companies/{company}/principals/{userId}/rules',
+        summary: "The principal's compiled CASL rules, to decide locally with createMongoAbility (or unpackRules first for format=packed)",
+        tag,
+        security: 'service',
+        params: schemas.rulesParams,
+        query: schemas.rulesQuery,
+        success: { status: 200, description: 'the rules', schema: schemas.rulesAnswer },
+        errors: ['unauthenticated', 'unavailable'],
+        handle: async ({ params, query }) => ({ body: await service.rules(params.company, params.userId, query.format, query.minVersion) }),
+      }),
+      openRoute({
+        method: 'post',
+        path: '/v1/accessible',
+        summary: 'Which resources of a type the principal may act on: all, none, some ids (Project), or a condition tree',
+        tag,
+        security: 'service',
+        body: schemas.accessibleBody,
+        success: { status: 200, description: 'the accessible resources', schema: schemas.accessibleAnswer },
+        errors: ['unauthenticated', 'unavailable'],
+        handle: async ({ body }) => ({ body: await service.accessible(body) }),
+      }),
+    ],
+  };
+}
+
 /** The check API routes that are not on the hot path, served by express. */
-export function createCheckRouter(service: CheckService, isAuthorised: (header: string | undefined) => boolean): Router {
+export function createCheckRouter(routes: readonly Route[], isAuthorised: (header: string | undefined) => boolean): Router {
   const router = Router();
-  router.use(['/v1/companies/:company/principals', '/v1/accessible'], (req, _res, next) => {
-    next(isAuthorised(req.headers.authorization) ? undefined : new UnauthenticatedError('a valid check token is required (Authorization: Bearer <CHECK_TOKEN>)'));
-  });
-  router.get('/v1/companies/:company/principals/:userId/rules', async (req, res) => {
-    res.json(await service.rules(req.params.company, req.params.userId, req.query.format, req.query.minVersion));
-  });
-  router.post('/v1/accessible', async (req, res) => {
-    res.json(await service.accessible(req.body));
-  });
+  mountRoutes(router, routes, { isServiceAuthorised: isAuthorised });
   return router;
 }

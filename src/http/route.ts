@@ -33,8 +33,12 @@ interface RouteBase<P, Q, B> {
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
   success: { status: number; description: string; schema?: z.ZodType };
+  /** Another success status the handler may answer with (e.g. 201 on create, 200 on an idempotent repeat). */
+  alsoSucceeds?: { status: number; description: string };
   /** Contract error codes this endpoint answers with, besides invalid_request. */
   errors: readonly string[];
+  /** Headers beyond the usual ones, by name, with what they mean: documented in the OpenAPI document. */
+  headers?: { request?: Record<string, string>; response?: Record<string, string> };
 }
 
 /** Needs a user's bearer token (admin API); the handler gets the verified caller. */
@@ -81,7 +85,8 @@ export function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, w
 export const expressPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
 
 export interface MountOptions {
-  authenticate(req: Request): Promise<TokenClaims>;
+  /** Required to mount `user` routes; without it they refuse every caller. */
+  authenticate?(req: Request): Promise<TokenClaims>;
   /** Required to mount `service` routes; without it they refuse every caller. */
   isServiceAuthorised?(header: string | undefined): boolean;
   /** Called when a write finishes, for metrics. */
@@ -93,7 +98,8 @@ export function mountRoutes(router: Router, routes: readonly Route[], options: M
     router[route.method](expressPath(route.path), async (req: Request, res: Response) => {
       if (route.method !== 'get' && options.onWrite) res.once('finish', () => options.onWrite!(route, res.statusCode));
       // Authenticate before looking at the input: an anonymous caller learns nothing from validation errors.
-      const caller = route.security === 'user' ? await options.authenticate(req) : null;
+      if (route.security === 'user' && !options.authenticate) throw new UnauthenticatedError('this endpoint takes no user tokens here');
+      const caller = route.security === 'user' ? await options.authenticate!(req) : null;
       if (route.security === 'service' && options.isServiceAuthorised?.(req.headers.authorization) !== true) {
         throw new UnauthenticatedError('a valid check token is required (Authorization: Bearer <CHECK_TOKEN>)');
       }

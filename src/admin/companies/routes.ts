@@ -6,7 +6,7 @@ import { createCompaniesService } from './service.js';
 
 const tag = 'Companies';
 
-export function companiesRoutes({ db, policies, announce }: AdminDeps): Route[] {
+export function companiesRoutes({ db, policies, announce, logger }: AdminDeps): Route[] {
   const service = createCompaniesService({ db, policies, announce });
   return [
     userRoute({
@@ -48,7 +48,12 @@ export function companiesRoutes({ db, policies, announce }: AdminDeps): Route[] 
       params: companyParams,
       success: { status: 200, description: 'deleted', schema: versionOnly },
       errors: ['unauthenticated', 'forbidden', 'not_found'],
-      handle: async ({ params }, caller) => ({ body: await service.remove(caller, params.company) }),
+      handle: async ({ params }, caller) => {
+        const deleted = await service.remove(caller, params.company);
+        // The company's audit log goes with it: the service log keeps the deletion.
+        logger.info({ company: params.company, actor: caller.sub, version: deleted.version }, 'company deleted');
+        return { body: deleted };
+      },
     }),
     userRoute({
       method: 'post',

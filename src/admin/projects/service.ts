@@ -68,12 +68,12 @@ async function currentRole(db: Db, companyId: string, projectId: string, grantee
  */
 async function assertHoldsRoles(trx: Transaction<Database>, rights: CallerRights, catalog: Catalog, companyId: string, projectId: string, roleKeys: readonly string[]) {
   for (const roleKey of roleKeys) {
-    const missing = permissionsBeyond(rights, catalog, await loadRolePermissions(trx, companyId, roleKey), projectId);
-    if (missing.length) {
+    const lacking = permissionsBeyond(rights, catalog, await loadRolePermissions(trx, companyId, roleKey), projectId);
+    if (lacking.length) {
       throw new ForbiddenError(`you may not grant or revoke role ${roleKey} on project ${projectId}: you do not hold all its permissions there`, {
         role: roleKey,
         projectId,
-        missing,
+        lacking,
       });
     }
   }

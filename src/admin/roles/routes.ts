@@ -22,6 +22,11 @@ export function rolesRoutes({ db, policies, announce }: AdminDeps): Route[] {
   const service = createRolesService({ db, policies, announce });
   const { catalog } = policies;
   const writeErrors = ['unauthenticated', 'forbidden', 'not_found', 'precondition_failed'] as const;
+  const etagHeader = 'a strong ETag of all the roles; pass it as If-Match on the next role write';
+  const writeHeaders = {
+    request: { 'If-Match': 'the ETag from GET /roles; a stale one is refused with 412 precondition_failed (optional)' },
+    response: { ETag: etagHeader },
+  };
   return [
     userRoute({
       method: 'get',
@@ -31,6 +36,7 @@ export function rolesRoutes({ db, policies, announce }: AdminDeps): Route[] {
       params: companyParams,
       success: { status: 200, description: 'the roles; the ETag header changes whenever any role does', schema: rolesView },
       errors: ['unauthenticated', 'forbidden', 'not_found'],
+      headers: { response: { ETag: etagHeader } },
       handle: async ({ params }, caller) => withEtag(await service.list(caller, params.company)),
     }),
     userRoute({
@@ -42,6 +48,7 @@ export function rolesRoutes({ db, policies, announce }: AdminDeps): Route[] {
       body: companyRoleBody(catalog),
       success: { status: 200, description: 'the role, with the new roles ETag', schema: companyRoleWritten },
       errors: [...writeErrors, 'role_immutable'],
+      headers: writeHeaders,
       handle: async ({ params, body, headers }, caller) =>
         withEtag(await service.updateCompanyRole(caller, params.company, params.key, body.permissions, parseIfMatch(headers['if-match']))),
     }),
@@ -54,6 +61,7 @@ export function rolesRoutes({ db, policies, announce }: AdminDeps): Route[] {
       body: createProjectRoleBody(catalog),
       success: { status: 201, description: 'the role, with the new roles ETag', schema: projectRoleWritten },
       errors: [...writeErrors, 'conflict'],
+      headers: writeHeaders,
       handle: async ({ params, body, headers }, caller) => withEtag(await service.createProjectRole(caller, params.company, body, parseIfMatch(headers['if-match'])), 201),
     }),
     userRoute({
@@ -65,6 +73,7 @@ export function rolesRoutes({ db, policies, announce }: AdminDeps): Route[] {
       body: updateProjectRoleBody(catalog),
       success: { status: 200, description: 'the role, with the new roles ETag', schema: projectRoleWritten },
       errors: writeErrors,
+      headers: writeHeaders,
       handle: async ({ params, body, headers }, caller) =>
         withEtag(await service.updateProjectRole(caller, params.company, params.key, body, parseIfMatch(headers['if-match']))),
     }),
@@ -76,6 +85,7 @@ export function rolesRoutes({ db, policies, announce }: AdminDeps): Route[] {
       params: roleParams,
       success: { status: 200, description: 'deleted, with the new roles ETag', schema: versionOnly },
       errors: [...writeErrors, 'conflict'],
+      headers: writeHeaders,
       handle: async ({ params, headers }, caller) => withEtag(await service.deleteProjectRole(caller, params.company, params.key, parseIfMatch(headers['if-match']))),
     }),
   ];

@@ -1,0 +1,114 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, createTestEnvironment, type TestApp, type TestEnvironment } from '../support/app.js';
+import { servicesUp } from '../support/services.js';
+
+/** Every endpoint of ../shared/API.md, transcribed: the contract the document must cover. */
+const CONTRACT: ReadonlyArray<readonly [string, string]> = [
+  ['post', '/v1/check'],
+  ['post', '/v1/check/batch'],
+  ['get', '/v1/companies/{company}/principals/{userId}/rules'],
+  ['post', '/v1/accessible'],
+  ['post', '/v1/companies'],
+  ['get', '/v1/companies/{company}'],
+  ['patch', '/v1/companies/{company}'],
+  ['delete', '/v1/companies/{company}'],
+  ['post', '/v1/companies/{company}/ownership'],
+  ['put', '/v1/companies/{company}/domains'],
+  ['put', '/v1/companies/{company}/subscription'],
+  ['get', '/v1/companies/{company}/members'],
+  ['get', '/v1/companies/{company}/members/{userId}'],
+  ['post', '/v1/companies/{company}/invitations'],
+  ['post', '/v1/companies/{company}/invitations/accept'],
+  ['post', '/v1/companies/{company}/local-users'],
+  ['patch', '/v1/companies/{company}/members/{userId}'],
+  ['delete', '/v1/companies/{company}/members/{userId}'],
+  ['post', '/v1/auth/token'],
+  ['get', '/.well-known/jwks.json'],
+  ['get', '/v1/companies/{company}/roles'],
+  ['put', '/v1/companies/{company}/roles/company/{key}'],
+  ['post', '/v1/companies/{company}/roles/project'],
+  ['put', '/v1/companies/{company}/roles/project/{key}'],
+  ['delete', '/v1/companies/{company}/roles/project/{key}'],
+  ['post', '/v1/companies/{company}/teams'],
+  ['patch', '/v1/companies/{company}/teams/{teamId}'],
+  ['delete', '/v1/companies/{company}/teams/{teamId}'],
+  ['put', '/v1/companies/{company}/teams/{teamId}/members/{userId}'],
+  ['delete', '/v1/companies/{company}/teams/{teamId}/members/{userId}'],
+  ['put', '/v1/companies/{company}/projects/{projectId}'],
+  ['delete', '/v1/companies/{company}/projects/{projectId}'],
+  ['put', '/v1/companies/{company}/projects/{projectId}/members/users/{userId}'],
+  ['delete', '/v1/companies/{company}/projects/{projectId}/members/users/{userId}'],
+  ['put', '/v1/companies/{company}/projects/{projectId}/members/teams/{teamId}'],
+  ['delete', '/v1/companies/{company}/projects/{projectId}/members/teams/{teamId}'],
+  ['get', '/v1/companies/{company}/projects/{projectId}/members'],
+  ['get', '/v1/companies/{company}/audit'],
+  ['get', '/healthz'],
+  ['get', '/readyz'],
+  ['get', '/metrics'],
+  ['get', '/openapi.json'],
+];
+
+type Operation = { requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
+type Document = { openapi: string; paths: Record<string, Record<string, Operation>> };
+
+describe.skipIf(!servicesUp)('GET /openapi.json', () => {
+  let env: TestEnvironment;
+  let app: TestApp;
+  let document: Document;
+
+  beforeAll(async () => {
+    env = await createTestEnvironment();
+    app = await env.start();
+    const response = await api<Document>(app.url, 'GET', '/openapi.json');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    document = response.body;
+  });
+  afterAll(() => env?.close());
+
+  it('is a valid OpenAPI 3.1 document', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    const result = await new Validator().validate(document as unknown as Parameters<Validator["validate"]>[0]);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it('covers every endpoint of the contract, and nothing it does not serve', () => {
+    const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`));
+    for (const [method, path] of CONTRACT) expect(documented, `${method} ${path}`).toContain(`${method} ${path}`);
+    // Extras beyond the contract are the team reads.
+    expect(documented.filter((op) => !CONTRACT.some(([m, p]) => op === `${m} ${p}`)).sort()).toEqual([
+      'get /v1/companies/{company}/teams',
+      'get /v1/companies/{company}/teams/{teamId}',
+    ]);
+  });
+
+  it('every documented operation is served (no "no route" 404)', async () => {
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const method of Object.keys(item)) {
+        const concrete = path.replace(/\{(\w+)\}/g, 'x1');
+        const response = await api(app.url, method.toUpperCase(), concrete, method === 'get' || method === 'delete' ? undefined : {});
+        const noRoute = response.status === 404 && String(response.body?.error?.message ?? '').startsWith('no route');
+        expect(noRoute, `${method} ${path}`).toBe(false);
+      }
+    }
+  });
+
+  it('describes requests with the same schemas that validate them', () => {
+    const createCompany = document.paths['/v1/companies']!.post!;
+    const schema = createCompany.requestBody!.content['application/json']!.schema as { required: string[]; additionalProperties: boolean };
+    expect(schema.required.sort()).toEqual(['name', 'plan']);
+    // Strict bodies: unknown fields are refused, and the document says so.
+    expect(schema.additionalProperties).toBe(false);
+    const check = document.paths['/v1/check']!.post!.requestBody!.content['application/json']!.schema as {
+      properties: { action: { enum: string[] }; resource: { properties: { type: { enum: string[] } } } };
+    };
+    expect(check.properties.resource.properties.type.enum).toContain('Scenario');
+    expect(check.properties.action.enum).toEqual(expect.arrayContaining(['view', 'edit', 'use', 'manage']));
+    expect(check.properties.action.enum).not.toContain('fly');
+    const roleWrite = document.paths['/v1/companies/{company}/roles/company/{key}']!.put!;
+    expect(roleWrite.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(['path:company', 'path:key', 'header:If-Match']);
+    expect(Object.keys(roleWrite.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '412']);
+  });
+});
