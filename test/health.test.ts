@@ -3,6 +3,7 @@ import { api, createTestEnvironment, startApp, type TestEnvironment } from './su
 import { servicesUp } from './support/services.js';
 
 describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
+  // A fresh PGlite runs initdb first: tens of seconds on a loaded 2-core machine.
   it('boots on PGlite with the cache in process and answers checks', async () => {
     const instance = await startApp({ DATA_DIR: 'memory://' });
     try {
@@ -14,7 +15,7 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
     } finally {
       await instance.close();
     }
-  });
+  }, 120_000);
 });
 
 describe.skipIf(!servicesUp)('readiness with PostgreSQL and Redis', () => {

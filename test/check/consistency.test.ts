@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createTestEnvironment, type TestApp, type TestEnvironment } from '../support/app.js';
 import { servicesUp, TEST_REDIS_URL } from '../support/services.js';
@@ -102,13 +103,19 @@ describe.skipIf(!servicesUp)('consistency across instances (D19)', () => {
     const dbName = new URL(env.database.url).pathname;
     const d = await env.start({ DATABASE_URL: `postgres://postgres@127.0.0.1:${pgProxy.port}${dbName}`, MIGRATE_ON_START: 'false', CACHE_MAX_STALENESS_MS: '100' });
     expect((await api(d.url, 'POST', '/v1/check', viewP1('u5'))).body.allowed).toBe(true);
+    // u4's rules must sit in Redis (L2), compiled by an instance that reaches Redis directly.
+    expect((await api(b.url, 'POST', '/v1/check', viewP1('u4'))).body.allowed).toBe(true);
+    const redis = new Redis(TEST_REDIS_URL);
+    const { value: keys } = await waitFor(() => redis.keys(`${env.env.REDIS_KEY_PREFIX}*rules:acme u4`), (found) => found.length === 1, 3000);
+    redis.disconnect();
+    expect(keys).toHaveLength(1);
     await pgProxy.cut();
     const cold = await api(d.url, 'POST', '/v1/check', viewP1('u7'));
     expect(cold.status).toBe(503);
     expect(cold.body.error.code).toBe('unavailable');
     const coldBatch = await api(d.url, 'POST', '/v1/check/batch', { company: 'acme', principal: { id: 'u7' }, checks: [{ action: 'view', resource: { type: 'Project', id: 'p1' } }] });
     expect(coldBatch.status).toBe(503);
-    // u4's rules were compiled by another instance and sit in Redis (L2): answered, degraded.
+    // u4 is cold in d's L1 but its rules are in L2: answered, degraded.
     expect((await api(d.url, 'POST', '/v1/check', viewP1('u4'))).body).toMatchObject({ allowed: true });
     await new Promise((r) => setTimeout(r, 150)); // past the staleness bound: re-validation fails, the cached entry answers
     const warm = await api(d.url, 'POST', '/v1/check', viewP1('u5'));
