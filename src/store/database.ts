@@ -28,8 +28,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 
 function openPostgres(databaseUrl: string, poolSize: number): Store {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 5000 });
-  // An idle client losing its connection must not crash the process; the next query reports it.
+  // A connection that drops must never crash the process: pg emits 'error' on the pool for an
+  // idle client, and on the client itself when it is checked out between two statements of a
+  // transaction (where pg-pool no longer listens). The statements using it fail on their own.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const url = new URL(databaseUrl);
   return {
