@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../src/admin/audit/schemas.js';
 import type { Database } from '../../src/store/schema.js';
-import { addMember, adminClient, createCompany, type AdminClient } from '../support/admin.js';
+import { addMember, adminClient, companySequence, type AdminClient } from '../support/admin.js';
 import { api, createTestEnvironment, type JsonResponse, type TestApp, type TestEnvironment } from '../support/app.js';
 import { servicesUp } from '../support/services.js';
 
@@ -24,15 +24,8 @@ describe.skipIf(!servicesUp)('audit API', () => {
   let env: TestEnvironment;
   let instance: TestApp;
   let db: Kysely<Database>;
-  let seq = 0;
 
-  async function company(prefix: string): Promise<{ id: string; owner: AdminClient; version: string }> {
-    seq += 1;
-    const id = `${prefix}-${seq}`;
-    const owner = adminClient(instance.url, `owner-${id}`);
-    const { version } = await createCompany(owner, id);
-    return { id, owner, version };
-  }
+  const company = companySequence(() => instance.url);
 
   /** Every entry, following the cursor with pages of `limit`. */
   async function readAll(client: AdminClient, companyId: string, limit: number): Promise<{ entries: Entry[]; pages: number }> {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/store/schema.js';
 import { bumpPolicyVersion } from '../../src/store/versions.js';
 import { parseIfMatch, preconditionHolds, rolesEtag } from '../../src/admin/roles/etag.js';
-import { addMember, adminClient, createCompany, type AdminClient } from '../support/admin.js';
+import { addMember, adminClient, companySequence } from '../support/admin.js';
 import { api, createTestEnvironment, type TestApp, type TestEnvironment } from '../support/app.js';
 import { servicesUp } from '../support/services.js';
 
@@ -106,16 +106,8 @@ describe.skipIf(!servicesUp)('roles API', () => {
   let one: TestApp;
   let two: TestApp;
   let db: Kysely<Database>;
-  let seq = 0;
 
-  /** A company of its own per test, owned by a fresh admin. */
-  async function company(prefix: string): Promise<{ id: string; owner: AdminClient; version: string }> {
-    seq += 1;
-    const id = `${prefix}-${seq}`;
-    const owner = adminClient(one.url, `owner-${id}`);
-    const { version } = await createCompany(owner, id);
-    return { id, owner, version };
-  }
+  const company = companySequence(() => one.url);
 
   beforeAll(async () => {
     env = await createTestEnvironment();

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createTestEnvironment, type TestApp, type TestEnvironment } from '../support/app.js';
 import { servicesUp, TEST_REDIS_URL } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { seedCompany, writeAndBump } from './seed.js';
+import { adminClient } from '../support/admin.js';
+import { seedCompany } from './seed.js';
 
 const viewP1 = (user: string, minVersion?: string) => ({
   company: 'acme',
@@ -29,20 +30,12 @@ describe.skipIf(!servicesUp)('consistency across instances (D19)', () => {
   let redisProxy: TcpProxy;
   let pgProxy: TcpProxy;
 
-  const grant = (user: string) =>
-    writeAndBump(a.app.store.db, 'acme', (trx) =>
-      trx.insertInto('project_grants').values({ company_id: 'acme', project_id: 'p1', role_key: 'viewer', user_id: user }).execute(),
-    ).then(async (version) => {
-      await a.app.bus.announce('acme', version);
-      return version;
-    });
-  const revoke = (user: string) =>
-    writeAndBump(a.app.store.db, 'acme', (trx) => trx.deleteFrom('project_grants').where('company_id', '=', 'acme').where('user_id', '=', user).execute()).then(
-      async (version) => {
-        await a.app.bus.announce('acme', version);
-        return version;
-      },
-    );
+  /** Revokes a user's grant on p1 through instance A's admin API, as an admin would; answers the write's version. */
+  const revoke = async (user: string): Promise<string> => {
+    const response = await adminClient(a.url, 'boss').delete(`/v1/companies/acme/projects/p1/members/users/${user}`);
+    expect(response.status).toBe(200);
+    return response.body.version as string;
+  };
 
   beforeAll(async () => {
     env = await createTestEnvironment();
@@ -52,7 +45,7 @@ describe.skipIf(!servicesUp)('consistency across instances (D19)', () => {
     pgProxy = await startTcpProxy('127.0.0.1', 5432);
     await seedCompany(a.app.store.db, a.app.policies, {
       id: 'acme',
-      members: ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'].map((id) => ({ id, role: 'collaborator' as const })),
+      members: [{ id: 'boss', role: 'admin', owner: true }, ...['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'].map((id) => ({ id, role: 'collaborator' as const }))],
       projects: ['p1'],
       grants: ['u1', 'u2', 'u3', 'u4', 'u5'].map((user) => ({ project: 'p1', role: 'viewer', user })),
     });

@@ -66,3 +66,15 @@ export async function addMember(db: Kysely<Database>, companyId: string, userId:
     })
     .execute();
 }
+
+/** A company of its own per test, owned by a fresh admin: `next('roles')` gives `roles-1`, then `roles-2`... */
+export function companySequence(baseUrl: () => string) {
+  let seq = 0;
+  return async (prefix: string): Promise<{ id: string; owner: AdminClient; version: string }> => {
+    seq += 1;
+    const id = `${prefix}-${seq}`;
+    const owner = adminClient(baseUrl(), `owner-${id}`);
+    const { version } = await createCompany(owner, id);
+    return { id, owner, version };
+  };
+}
