@@ -6,7 +6,8 @@ import type { DocumentedRoute } from './http/openapi.js';
 import { REQUEST_ID_HEADER, requestIdFrom, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { createCheckTokenGuard } from './check/check-token.js';
-import { errorResponse, InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthenticatedError } from './errors.js';
+import { errorResponse, InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, UnavailableError } from './errors.js';
+import { isConnectionError } from './store/errors.js';
 
 export interface HealthProbe {
   name: string;
@@ -27,12 +28,14 @@ export interface ServerParts {
 /** Probes and scrapes arrive every few seconds: logged at debug so they do not drown the access log. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** Express turns body-parser failures into errors with a `type`; map them to the contract's codes. */
+/** Express turns body-parser failures into errors with a `type`; map them, and store outages, to the contract's codes. */
 function normaliseError(error: unknown): unknown {
   const type = (error as { type?: string } | null)?.type;
   if (type === 'entity.too.large') return new PayloadTooLargeError('request body is too large');
   if (type === 'entity.parse.failed') return new InvalidRequestError('the body is not valid JSON');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new InvalidRequestError('unsupported body encoding');
+  // The store being away is an outage to retry, not a bug: 503, as the check API answers it.
+  if (isConnectionError(error)) return new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
   return error;
 }
 
@@ -187,6 +190,7 @@ export function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Expr
     const error = normaliseError(rawError);
     const { status, body, expected } = errorResponse(error);
     if (!expected) parts.logger.error({ err: error, requestId: requestIdOf(res), method: req.method, path: req.path }, 'request failed');
+    else if (status >= 500) parts.logger.warn({ err: rawError, requestId: requestIdOf(res), method: req.method, path: req.path }, 'request failed: a dependency is unavailable');
     res.status(status).json(body);
   };
   app.use(onError);

@@ -17,3 +17,16 @@ export function isForeignKeyViolation(error: unknown, constraint?: string): bool
   const pg = asPgError(error);
   return pg.code === '23503' && (constraint === undefined || pg.constraint === constraint);
 }
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300']);
+const CONNECTION_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|not queryable|connect ECONNREFUSED/;
+
+/**
+ * The database could not be reached (refused, dropped, shutting down, out of connections),
+ * as opposed to refusing the statement: the request may succeed later, elsewhere.
+ */
+export function isConnectionError(error: unknown): boolean {
+  const pg = asPgError(error);
+  if (pg.code && (CONNECTION_CODES.has(pg.code) || pg.code.startsWith('08'))) return true;
+  return error instanceof Error && CONNECTION_MESSAGES.test(error.message);
+}
