@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from './castellan.js';
+import { DATA_DIR } from './processes.js';
+
+const run = promisify(execFile);
+
+/** The files the warm-path work may change; the baseline takes exactly these from another commit. */
+export const HOT_PATH_FILES = ['src/check/http-handler.ts', 'src/check/service.ts', 'src/check/decide.ts', 'src/check/abilities.ts', 'src/http/json.ts'];
+
+export type BaselineBuild = { ok: true; ref: string; commit: string; entry: string } | { ok: false; ref: string; reason: string };
+
+/**
+ * Builds "the same tree with the hot-path files of `ref`" into bench/.data/baseline, so a
+ * before/after comparison runs both builds interleaved in one invocation, on the same
+ * machine state, with everything else (server, store, config) identical.
+ */
+export async function buildBaseline(ref: string): Promise<BaselineBuild> {
+  const dir = path.join(DATA_DIR, 'baseline');
+  try {
+    const commit = (await run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })).stdout.trim();
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    for (const item of ['src', 'package.json', 'tsconfig.base.json', 'tsconfig.build.json']) cpSync(path.join(ROOT, item), path.join(dir, item), { recursive: true });
+    for (const file of HOT_PATH_FILES) {
+      const { stdout } = await run('git', ['show', `${commit}:${file}`], { cwd: ROOT, maxBuffer: 16 * 2 ** 20 });
+      writeFileSync(path.join(dir, file), stdout);
+    }
+    await run(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', path.join(dir, 'tsconfig.build.json')], { cwd: dir, timeout: 300_000 });
+    return { ok: true, ref, commit, entry: path.join(dir, 'dist/main.js') };
+  } catch (error) {
+    const detail = (error as { stdout?: string; stderr?: string }).stdout?.trim() || (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
+    return { ok: false, ref, reason: `could not build the baseline at ${ref}: ${detail.split('\n').slice(0, 5).join(' ')}` };
+  }
+}

@@ -1,0 +1,317 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ColdResult } from '../scenarios/cold.js';
+import type { InvalidationOutcome } from '../scenarios/invalidation.js';
+import type { MemoryResult } from '../scenarios/memory.js';
+import type { PeerOutcome } from '../scenarios/throughput.js';
+import type { Skipped } from '../scenarios/context.js';
+import type { BenchOptions } from './args.js';
+import type { LoadSummary } from './load.js';
+import type { MachineInfo } from './machine.js';
+import type { ProfileSummary, Window } from './profile.js';
+
+export type BatchResult = LoadSummary & { checksPerRequest: number; decisionsPerSecond: number };
+export type RateResult = LoadSummary & { peakRequestsPerSecond: number };
+/** The fixed-rate runs: one autocannon instance (bursty), and staggered instances (closer to steady arrivals). */
+export type RatePair = { bursty: RateResult; staggered: RateResult };
+export type ProfileResult = ProfileSummary & { label: string; requestsPerSecond: number; cpuMicrosPerRequest: number | null; window: Window | null };
+/** The same tree with the hot-path files of another commit, run interleaved with this build. */
+export type BaselineOutcome =
+  | { status: 'ok'; ref: string; commit: string; warm: LoadSummary; rate: RatePair | null; after: { warm: LoadSummary; rate: RatePair | null } }
+  | Skipped;
+
+export interface Results {
+  startedAt: string;
+  finishedAt: string;
+  totalSeconds: number;
+  commandLine: string;
+  quick: boolean;
+  settings: Pick<BenchOptions, 'users' | 'companies' | 'principals' | 'duration' | 'rounds' | 'connections' | 'writes' | 'coldPrincipals' | 'coldLarge' | 'memorySteps' | 'seed'>;
+  machine: MachineInfo;
+  /** The machine's 1-, 5- and 15-minute load averages when the run started and ended: other work competes for the cores. */
+  loadAverage: { start: number[]; end: number[] };
+  cerbos: { version: string } | Skipped | null;
+  dataset: { seconds: number; rows: Record<string, number> };
+  prewarmFailures: number;
+  scenarios: {
+    limit?: LoadSummary;
+    warm?: LoadSummary;
+    batch?: BatchResult;
+    rate?: RatePair;
+    peer?: PeerOutcome;
+    cold?: ColdResult[];
+    invalidation?: InvalidationOutcome;
+    memory?: MemoryResult;
+    baseline?: BaselineOutcome;
+  };
+  ratios: {
+    warmOverLimit: number | null;
+    warmOverCerbos: number | null;
+    peerCastellanOverCerbos: number | null;
+    /** The limit server's CPU per request over the warm check's: 1 would be a check that costs nothing beyond HTTP and JSON. */
+    limitCpuOverWarmCpu: number | null;
+    /** Cerbos's CPU per request over Castellan's, on the same question. */
+    cerbosCpuOverCastellanCpu: number | null;
+  };
+  profiles?: ProfileResult[];
+}
+
+const ms = (value: number) => (Number.isFinite(value) ? (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)) : 'n/a');
+const int = (value: number) => Math.round(value).toLocaleString('en-US');
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const ratio = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(2)}×`);
+
+function loadRow(name: string, s: LoadSummary, extra = ''): string {
+  const errors = `${s.errors}${s.timeouts ? ` (${s.timeouts} timeouts)` : ''}`;
+  const cpu = s.serverCpuMicrosPerRequest === null ? 'n/a' : s.serverCpuMicrosPerRequest.toFixed(0);
+  return `| ${name} | ${int(s.requestsPerSecond)}${extra} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.p999)} | ${ms(s.max)} | ${cpu} | ${s.non2xx} | ${errors} | ${s.runs} × ${(s.durationS / s.runs).toFixed(0)} s, ${s.connections} conn${s.overallRate ? `, ${int(s.overallRate)}/s target` : ''} |`;
+}
+
+function throughputSection(r: Results): string[] {
+  const { limit, warm, batch, rate, peer } = r.scenarios;
+  const lines = [
+    '## Throughput and latency',
+    '',
+    'Latency is measured by the load generator per response, in milliseconds. Requests/s counts 2xx answers only. Server CPU is the CPU time (user and system, every thread) the server process used per 2xx answer, in microseconds: it depends less than requests/s on what else runs on the machine (contention still raises it).',
+    '',
+    '| scenario | requests/s | p50 | p99 | p99.9 | max | server CPU µs/req | non-2xx | errors | runs |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  if (limit) lines.push(loadRow('limit: bare node:http, parse JSON, constant answer', limit));
+  if (warm) lines.push(loadRow('warm check: `/v1/check`, all principals in L1', warm));
+  if (rate) {
+    lines.push(loadRow('warm check at half the peak: one autocannon instance, overallRate', rate.bursty));
+    lines.push(loadRow('warm check at half the peak: staggered instances, same total rate', rate.staggered));
+  }
+  if (batch) lines.push(loadRow(`batch: \`/v1/check/batch\`, ${batch.checksPerRequest} checks each`, batch, ` (${int(batch.decisionsPerSecond)} decisions/s)`));
+  if (peer?.status === 'ok') {
+    lines.push(loadRow('peer, Castellan: `/v1/check` "may view project"', peer.castellan));
+    lines.push(loadRow(`peer, Cerbos ${peer.cerbosVersion}: \`/api/check/resources\`, 1 resource, 1 action`, peer.cerbos));
+  }
+  lines.push('');
+  if (peer?.status === 'skipped') lines.push(`Peer (Cerbos): **skipped**: ${peer.reason}.`, '');
+  if (peer?.status === 'ok') {
+    lines.push(
+      `Peer decisions checked before the load on all ${peer.cases} cases (half allowed, half denied): ${peer.decisionMismatches.castellan} differed from the expected answer on Castellan, ${peer.decisionMismatches.cerbos} on Cerbos.`,
+      '',
+    );
+  }
+  return lines;
+}
+
+function ratioSection(r: Results): string[] {
+  const rate = r.scenarios.rate;
+  return [
+    '## Ratios',
+    '',
+    '| ratio | value |',
+    '|---|---:|',
+    `| warm check / limit (requests/s) | ${ratio(r.ratios.warmOverLimit)} |`,
+    `| limit / warm check (server CPU per request) | ${ratio(r.ratios.limitCpuOverWarmCpu)} |`,
+    `| warm check / Cerbos (requests/s) | ${ratio(r.ratios.warmOverCerbos)} |`,
+    `| Castellan / Cerbos on the same question (requests/s) | ${ratio(r.ratios.peerCastellanOverCerbos)} |`,
+    `| Cerbos / Castellan on the same question (server CPU per request) | ${ratio(r.ratios.cerbosCpuOverCastellanCpu)} |`,
+    ...(rate
+      ? [
+          `| p99 of the warm check at half its peak, ${int(rate.bursty.overallRate ?? 0)} req/s target: one instance (${int(rate.bursty.requestsPerSecond)} achieved) | ${ms(rate.bursty.p99)} ms |`,
+          `| the same, staggered instances (${int(rate.staggered.requestsPerSecond)} achieved) | ${ms(rate.staggered.p99)} ms |`,
+        ]
+      : []),
+    '',
+  ];
+}
+
+function coldSection(cold: ColdResult[] | undefined): string[] {
+  if (!cold) return [];
+  return [
+    '## Cold compile',
+    '',
+    'One `/v1/check` per principal never seen before (L1 and L2 miss: version read, principal load in two indexed queries, compile), one at a time. Latency is the whole round trip; "server mean" is the instance\'s own compile histogram (store reads and compile, no HTTP).',
+    '',
+    '| project grants | principals | requests/s | p50 | p90 | p99 | p99.9 | max | server mean | non-2xx | errors | wrong decisions |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...cold.map(
+      (c) =>
+        `| ${int(c.grants)} | ${c.principals} | ${int(c.requestsPerSecond)} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.p999)} | ${ms(c.max)} | ${ms(c.serverMeanMs)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`,
+    ),
+    '',
+    'With fewer than 1,000 principals in a row, p99.9 is the maximum; with fewer than 100, so is p99.',
+    '',
+    ...coldPlans(cold),
+  ];
+}
+
+/** What the grants query's plan showed: the cost of a cold load follows the company's grants, not the principal's. */
+function coldPlans(cold: ColdResult[]): string[] {
+  const planned = cold.filter((c) => c.plan);
+  if (planned.length === 0) return [];
+  return [
+    `The grants query of a cold load (the project's \`explainGrantsQuery\`, run under \`EXPLAIN ANALYZE\` for the first principal of each row; their company holds ${int(cold[0]!.companyGrants)} grants):`,
+    '',
+    '| project grants of the principal | project_grants rows read | execution | access path |',
+    '|---:|---:|---:|---|',
+    ...planned.map((c) => `| ${int(c.grants)} | ${int(c.plan!.grantRowsRead)} | ${ms(c.plan!.executionMs)} ms | ${c.plan!.access.join(', ')} |`),
+    '',
+  ];
+}
+
+function invalidationSection(inv: InvalidationOutcome | undefined): string[] {
+  if (!inv) return [];
+  if (inv.status === 'skipped') return ['## Invalidation', '', `**Skipped**: ${inv.reason}.`, ''];
+  return [
+    '## Invalidation',
+    '',
+    `Two instances, A and B. Write: ${inv.write}, sent to A. Measured: from A's response to the first answer from B with the new decision, asked without \`minVersion\` (B polled back to back).`,
+    '',
+    '| writes | p50 | p90 | p99 | p99.9 | max | mean | timeouts (10 s) | failed writes | B answered an older version | write on A, p50 |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${inv.writes} | ${ms(inv.p50)} | ${ms(inv.p90)} | ${ms(inv.p99)} | ${ms(inv.p999)} | ${ms(inv.max)} | ${ms(inv.mean)} | ${inv.timeouts} | ${inv.writeErrors} | ${inv.staleVersions} | ${ms(inv.writeP50)} |`,
+    '',
+  ];
+}
+
+function memorySection(mem: MemoryResult | undefined): string[] {
+  if (!mem) return [];
+  return [
+    '## Memory',
+    '',
+    'One instance; each principal is asked one check (a miss: loaded and compiled into L1, 32 at a time), then a full GC in the instance, then its `process.memoryUsage()`.',
+    '',
+    '| principals in L1 | RSS | heap used | heap per principal | time to load | non-2xx |',
+    '|---:|---:|---:|---:|---:|---:|',
+    `| 0 (started) | ${mib(mem.baseline.rssBytes)} | ${mib(mem.baseline.heapUsedBytes)} | | | |`,
+    ...mem.steps.map(
+      (s) =>
+        `| ${int(s.principals)} | ${mib(s.rssBytes)} | ${mib(s.heapUsedBytes)} | ${s.heapBytesPerPrincipal === null ? '' : `${(s.heapBytesPerPrincipal / 1024).toFixed(1)} KiB`} | ${s.loadSeconds.toFixed(1)} s | ${s.non2xx} |`,
+    ),
+    '',
+    ...(mem.note ? [mem.note, ''] : []),
+  ];
+}
+
+function baselineSection(r: Results): string[] {
+  const b = r.scenarios.baseline;
+  if (!b) return [];
+  if (b.status === 'skipped') return ['## Before and after the warm-path change', '', `**Skipped**: ${b.reason}.`, ''];
+  const rate = r.scenarios.rate;
+  const pair = (r: RateResult | undefined) => (r ? `${ms(r.p50)} / ${ms(r.p99)}` : 'n/a');
+  const row = (name: string, s: LoadSummary, atRate: RatePair | null | undefined) =>
+    `| ${name} | ${int(s.requestsPerSecond)} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.p999)} | ${s.serverCpuMicrosPerRequest?.toFixed(0) ?? 'n/a'} | ${pair(atRate?.bursty)} | ${pair(atRate?.staggered)} | ${s.non2xx + (atRate?.bursty.non2xx ?? 0) + (atRate?.staggered.non2xx ?? 0)} | ${s.errors + (atRate?.bursty.errors ?? 0) + (atRate?.staggered.errors ?? 0)} |`;
+  return [
+    '## Before and after the warm-path change',
+    '',
+    `Both builds ran in this invocation, each in a fresh instance warmed with the same principals, under the same load, interleaved: "before" is this tree with the hot-path files (\`src/check/{http-handler,service,decide,abilities}.ts\`, \`src/http/json.ts\`) taken from \`${b.ref}\` (${b.commit.slice(0, 10)}), "after" is this tree. The fixed-rate runs use the same rate for both${rate ? ` (${int(rate.bursty.overallRate ?? 0)} req/s, half of the after build's peak)` : ''}.`,
+    '',
+    '| build | requests/s | p50 | p99 | p99.9 | server CPU µs/req | p50 / p99 at the fixed rate, one instance | the same, staggered | non-2xx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    row(`before (${b.ref})`, b.warm, b.rate),
+    row('after (this tree)', b.after.warm, b.after.rate),
+    '',
+  ];
+}
+
+/** Values the hand-written bench/PROFILE.md may quote as {{name}}: every number in it then comes from this run. */
+function templateValues(r: Results): Map<string, string> {
+  const values = new Map<string, string>();
+  const put = (name: string, value: number | null | undefined, format: (v: number) => string) => {
+    if (value !== null && value !== undefined && Number.isFinite(value)) values.set(name, format(value));
+  };
+  const load = (prefix: string, s: LoadSummary | undefined | null) => {
+    put(`${prefix}.rps`, s?.requestsPerSecond, int);
+    put(`${prefix}.p50`, s?.p50, ms);
+    put(`${prefix}.p99`, s?.p99, ms);
+    put(`${prefix}.cpu`, s?.serverCpuMicrosPerRequest, (v) => v.toFixed(0));
+  };
+  const b = r.scenarios.baseline?.status === 'ok' ? r.scenarios.baseline : null;
+  load('after', b ? b.after.warm : r.scenarios.warm);
+  load('before', b?.warm);
+  load('limit', r.scenarios.limit);
+  put('after.rateP99', r.scenarios.rate?.bursty.p99, ms);
+  put('before.rateP99', b?.rate?.bursty.p99, ms);
+  put('after.staggeredP99', r.scenarios.rate?.staggered.p99, ms);
+  put('before.staggeredP99', b?.rate?.staggered.p99, ms);
+  put('rate', r.scenarios.rate?.bursty.overallRate, int);
+  put('warmOverLimit', r.ratios.warmOverLimit, (v) => v.toFixed(2));
+  put('limitCpuOverWarmCpu', r.ratios.limitCpuOverWarmCpu, (v) => v.toFixed(2));
+  put('warmOverCerbos', r.ratios.warmOverCerbos, (v) => v.toFixed(2));
+  if (b) values.set('ref', b.ref).set('commit', b.commit.slice(0, 10));
+  for (const profile of r.profiles ?? []) {
+    const which = profile.label === 'this-build' ? 'after' : 'before';
+    for (const area of profile.areas) values.set(`profile.${which}:${area.name}`, `${area.percent}%`);
+    for (const fn of profile.functions) values.set(`profile.${which}:${fn.name.split(' ')[0]}`, `${fn.percent}%`);
+  }
+  return values;
+}
+
+function fillTemplate(text: string, values: Map<string, string>): string {
+  return text.replace(/\{\{([^}]+)\}\}/g, (_, name: string) => values.get(name.trim()) ?? 'n/a');
+}
+
+function profileTables(profiles: ProfileResult[]): string[] {
+  if (profiles.length === 0) return [];
+  const names = [...new Set(profiles.flatMap((p) => p.areas.slice(0, 12).map((a) => a.name)))];
+  const percent = (p: ProfileResult, name: string) => p.areas.find((a) => a.name === name)?.percent;
+  names.sort((x, y) => Math.max(...profiles.map((p) => percent(p, y) ?? 0)) - Math.max(...profiles.map((p) => percent(p, x) ?? 0)));
+  const lines = [
+    `Profiles of this run (\`--profile\`): one instance per build under \`node --cpu-prof\`, the same warm load (${profiles.map((p) => `${p.label}: ${int(p.requestsPerSecond)} req/s, ${p.cpuMicrosPerRequest?.toFixed(0) ?? 'n/a'} µs CPU/req, ${p.idlePercent}% of samples idle`).join('; ')}). Self time of the samples taken under load, as shares of the busy ones, by area:`,
+    '',
+    `| area | ${profiles.map((p) => p.label).join(' | ')} |`,
+    `|---|${profiles.map(() => '---:').join('|')}|`,
+    ...names.slice(0, 14).map((name) => `| ${name} | ${profiles.map((p) => (percent(p, name) === undefined ? '' : `${percent(p, name)}%`)).join(' | ')} |`),
+    '',
+  ];
+  for (const p of profiles) {
+    lines.push(`Top functions, ${p.label}:`, '', '| function | self time |', '|---|---:|', ...p.functions.slice(0, 12).map((f) => `| \`${f.name}\` | ${f.percent}% |`), '');
+  }
+  return lines;
+}
+
+function profileSection(r: Results, root: string): string[] {
+  const notes = path.join(root, 'bench/PROFILE.md');
+  const text = existsSync(notes) ? fillTemplate(readFileSync(notes, 'utf8').trim(), templateValues(r)) : '';
+  if (!text && !r.profiles?.length) return [];
+  return ['## Profile of the warm path', '', ...(text ? [text, ''] : []), ...profileTables(r.profiles ?? [])];
+}
+
+export function renderMarkdown(r: Results, root: string): string {
+  const m = r.machine;
+  const cerbos = r.cerbos === null ? 'not run' : 'version' in r.cerbos ? r.cerbos.version : `not available (${r.cerbos.reason})`;
+  const s = r.settings;
+  return [
+    '# Castellan benchmark results',
+    '',
+    `Written by \`${r.commandLine}\` on ${r.finishedAt.slice(0, 10)} (${Math.round(r.totalSeconds)} s${r.quick ? ', **quick run**: short, for a smoke test, not for comparison' : ''}). Every number below comes from that run; rerun the command to reproduce. Raw numbers: \`results.json\` next to this file.`,
+    '',
+    '## Machine',
+    '',
+    '| cores | CPU | memory | Node | OS | PostgreSQL | Redis | autocannon | Cerbos |',
+    '|---:|---|---:|---|---|---|---|---|---|',
+    `| ${m.cores} | ${m.cpuModel} | ${m.memoryGiB} GiB | ${m.node} | ${m.os} | ${m.postgres} | ${m.redis} | ${m.autocannon} | ${cerbos} |`,
+    '',
+    `Load generator (autocannon, in the bench process), the servers (each its own process) and PostgreSQL/Redis share these ${m.cores} cores. Load average (1, 5, 15 min) at the start: ${r.loadAverage.start.map((v) => v.toFixed(2)).join(', ')}; at the end: ${r.loadAverage.end.map((v) => v.toFixed(2)).join(', ')}${Math.max(...r.loadAverage.start, ...r.loadAverage.end) > m.cores ? ' (**other work was running**: requests/s are depressed and noisy; compare the interleaved ratios and the server CPU per request)' : ''}.`,
+    '',
+    '## Settings and dataset',
+    '',
+    `${s.users.toLocaleString('en-US')} users in ${s.companies} companies, plus a company of cold principals and one for invalidation, written in ${r.dataset.seconds.toFixed(1)} s (database recreated, migrations applied, rows inserted, \`analyze\`): ${Object.entries(r.dataset.rows)
+      .map(([table, n]) => `${table} ${n.toLocaleString('en-US')}`)
+      .join(', ')}.`,
+    '',
+    `Loads: ${s.principals.toLocaleString('en-US')} distinct principals, ${s.connections} connections, ${s.rounds} interleaved rounds of ${s.duration} s per target after a 1 s unrecorded warm-up; seed ${s.seed}. Bodies that did not answer 200 while warming the caches: ${r.prewarmFailures}.`,
+    '',
+    ...throughputSection(r),
+    ...ratioSection(r),
+    ...coldSection(r.scenarios.cold),
+    ...invalidationSection(r.scenarios.invalidation),
+    ...memorySection(r.scenarios.memory),
+    ...baselineSection(r),
+    ...profileSection(r, root),
+    '## How to read these numbers',
+    '',
+    '- The warm-check load cycles through its principals with four kinds of question (view Scenario in a granted or random project, view Project, edit CompanySettings branding, edit Scenario). Entries are re-validated against PostgreSQL after `CACHE_MAX_STALENESS_MS` (5 s, the default), so a long warm run includes those re-validations, as production would.',
+    '- The limit server reads and parses the same bodies as the warm check and answers a constant of the same size.',
+    '- autocannon\'s `overallRate` is enforced per connection per second (each connection sends its share as fast as answers come, then waits for the next second), so "half the peak" is bursts at full speed with pauses, not an evenly spaced stream: a pessimistic reading of p99 at that rate.',
+    '- Cerbos is a Go binary and may use every core (GOMAXPROCS defaults to the core count); a Castellan instance runs its JavaScript on one thread.',
+    '- Peer: Castellan reads the grants from its own store; Cerbos keeps no data, so each request carries the principal\'s granted project ids as the attribute `projects` (policy in `bench/cerbos/policies/`).',
+    '',
+  ].join('\n');
+}
