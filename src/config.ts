@@ -37,7 +37,8 @@ const configSchema = z.object({
   CHECK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: booleanFlag.default(true),
-  CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(50_000),
+  // About 13 KiB of heap per principal (bench/RESULTS.md): 20,000 is some 260 MiB.
+  CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(20_000),
   CACHE_MAX_STALENESS_MS: z.coerce.number().int().min(0).default(5000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   POLICIES_DIR: z.string().min(1).optional(),
