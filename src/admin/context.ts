@@ -4,7 +4,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Auth, TokenClaims } from '../auth/auth.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors.js';
 import type { Catalog, Policies } from '../policy/catalog.js';
-import { compileLoaded } from '../check/abilities.js';
+import { compileStoredPrincipal } from '../policy/compiler.js';
 import type { StoredPermission } from '../policy/types.js';
 import type { Database } from '../store/schema.js';
 import { loadPrincipalFacts, loadPrincipalFactsIn, type LoadedPrincipal } from '../store/principal-facts.js';
@@ -31,7 +31,7 @@ export interface CallerRights {
 
 export function rightsFrom(policies: Policies, caller: Caller, companyId: string, loaded: LoadedPrincipal): CallerRights {
   if (loaded.version === null) throw new NotFoundError(`company ${companyId} not found`);
-  const ability = createMongoAbility(compileLoaded(policies, loaded));
+  const ability = createMongoAbility(compileStoredPrincipal(policies, loaded));
   return { caller, companyId, membership: loaded.membership, ability, version: loaded.version };
 }
 

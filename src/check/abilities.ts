@@ -1,7 +1,7 @@
 import { createMongoAbility, mongoQueryMatcher, type MatchConditions, type MongoAbility, type MongoQuery } from '@casl/ability';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { compileRules, type CompiledRule } from '../policy/compiler.js';
+import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js';
 import type { Policies } from '../policy/catalog.js';
 import type { LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
@@ -45,14 +45,6 @@ export interface AbilityProviderOptions {
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
-}
-
-/** Turns loaded rows into compiler input: admin permissions always come from the policy files (D9). */
-export function compileLoaded(policies: Policies, loaded: LoadedPrincipal): CompiledRule[] {
-  const membership = loaded.membership;
-  const companyRolePermissions =
-    membership?.role === 'admin' ? policies.companyRoles.admin : (loaded.companyRolePermissions ?? (membership ? policies.companyRoles[membership.role] : []));
-  return compileRules(policies.catalog, { membership, companyRolePermissions, projectGrants: loaded.projectGrants });
 }
 
 /**
@@ -216,7 +208,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
       throw new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
     }
-    const rules = compileLoaded(policies, loaded);
+    const rules = compileStoredPrincipal(policies, loaded);
     const loadedVersion = loaded.version ?? '0';
     confirmed.note(companyId, loadedVersion, loadStarted);
     const entry = entryFor(rules, loadedVersion);

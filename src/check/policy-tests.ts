@@ -1,6 +1,6 @@
 import { createMongoAbility } from '@casl/ability';
 import type { Policies, PolicyTestSuite } from '../policy/catalog.js';
-import { compileRules, type ProjectGrantFact } from '../policy/compiler.js';
+import { compileStoredPrincipal, type ProjectGrantFact } from '../policy/compiler.js';
 import type { StoredPermission } from '../policy/types.js';
 import { decide, parseQuestion } from './decide.js';
 
@@ -18,8 +18,6 @@ export interface PolicyCaseResult {
 /** Runs one suite of policy cases through the same compiler and decision function as /v1/check. */
 export function runPolicySuite(policies: Policies, suite: PolicyTestSuite): PolicyCaseResult[] {
   const role = suite.principal.role;
-  const companyRolePermissions: readonly StoredPermission[] =
-    role === 'admin' ? policies.companyRoles.admin : (suite.companyRoles?.[role] ?? policies.companyRoles[role]);
   const projectRoles = new Map<string, readonly StoredPermission[]>(policies.projectRoles.map((r) => [r.key, r.permissions]));
   for (const custom of suite.projectRoles ?? []) projectRoles.set(custom.key, custom.permissions);
 
@@ -28,7 +26,7 @@ export function runPolicySuite(policies: Policies, suite: PolicyTestSuite): Poli
     if (!permissions) throw new Error(`${suite.file}: grant names unknown project role "${grant.role}"`);
     return { projectId: grant.project, roleKey: grant.role, teamId: grant.team ?? null, permissions };
   });
-  const rules = compileRules(policies.catalog, {
+  const rules = compileStoredPrincipal(policies, {
     membership: {
       status: suite.principal.status,
       role,
@@ -36,7 +34,7 @@ export function runPolicySuite(policies: Policies, suite: PolicyTestSuite): Poli
       applicationAccess: suite.principal.applicationAccess,
       developerAccess: suite.principal.developerAccess,
     },
-    companyRolePermissions,
+    companyRolePermissions: role === 'admin' ? null : (suite.companyRoles?.[role] ?? null),
     projectGrants: grants,
   });
   const ability = createMongoAbility(rules);

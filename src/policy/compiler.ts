@@ -1,4 +1,4 @@
-import type { Catalog } from './catalog.js';
+import type { Catalog, Policies } from './catalog.js';
 import type { CompanyRole, MembershipStatus, StoredPermission } from './types.js';
 
 /**
@@ -129,4 +129,24 @@ function compileProjectGrants(catalog: Catalog, grants: readonly ProjectGrantFac
     }
   }
   return rules;
+}
+
+/** A principal as the store holds it: the company's own permissions for its role, when it stores any. */
+export interface StoredPrincipal {
+  membership: PrincipalFacts['membership'];
+  /** Null when the company stores no permissions for the role. */
+  companyRolePermissions: readonly StoredPermission[] | null;
+  projectGrants: readonly ProjectGrantFact[];
+}
+
+/**
+ * Compiles a principal as stored. The admin role's permissions always come from the policy
+ * files, never from the company (D9: it cannot be edited); an editable role the company
+ * stores nothing for has its default.
+ */
+export function compileStoredPrincipal(policies: Pick<Policies, 'catalog' | 'companyRoles'>, stored: StoredPrincipal): CompiledRule[] {
+  const membership = stored.membership;
+  const companyRolePermissions =
+    membership?.role === 'admin' ? policies.companyRoles.admin : (stored.companyRolePermissions ?? (membership ? policies.companyRoles[membership.role] : []));
+  return compileRules(policies.catalog, { membership, companyRolePermissions, projectGrants: stored.projectGrants });
 }

@@ -1,10 +1,9 @@
 import { createMongoAbility } from '@casl/ability';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileLoaded } from '../../src/check/abilities.js';
 import { decide } from '../../src/check/decide.js';
 import { loadPolicies } from '../../src/policy/catalog.js';
-import { compileRules } from '../../src/policy/compiler.js';
+import { compileRules, compileStoredPrincipal } from '../../src/policy/compiler.js';
 import type { StoredPermission } from '../../src/policy/types.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { migrateToLatest } from '../../src/store/migrator.js';
@@ -207,7 +206,7 @@ describe.skipIf(!servicesUp)('differential through the store: loader + compiler 
         for (const check of batch) {
           const stored = { ...check, company: ids.get(check.company) ?? check.company };
           const loaded = await loadPrincipalFacts(store.db, stored.company, stored.user);
-          const actual = decide(catalog, createMongoAbility(compileLoaded(policies, loaded)), questionOf(check)).allowed;
+          const actual = decide(catalog, createMongoAbility(compileStoredPrincipal(policies, loaded)), questionOf(check)).allowed;
           const expected = referenceDecision(policies, world, check);
           if (actual !== expected) throw new Error(`stored path says ${actual ? 'allow' : 'deny'}, reference says ${expected ? 'allow' : 'deny'}\n${describeWorld(world, check)}`);
         }
