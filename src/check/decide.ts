@@ -77,15 +77,17 @@ const RESOURCE_KEYS = new Set(['type', 'id', 'attributes']);
 export function parseQuestion(catalog: Catalog, value: unknown, path: string, allowedKeys: ReadonlySet<string> = QUESTION_KEYS): CheckQuestion {
   if (!isPlainObject(value)) return fail('must be an object', path || '(body)');
   const at = (name: string) => (path ? `${path}.${name}` : name);
+  const vocabulary = vocabularyOf(catalog);
+  // First the shape of every field, then whether they fit together: a body with both kinds of
+  // problem is refused for its shape, as the OpenAPI schema (test/check/schemas.test.ts) says.
   const { action, resource, field } = value;
-  if (typeof action !== 'string') return fail('action must be a string', at('action'));
+  if (typeof action !== 'string' || !vocabulary.actions.has(action)) return fail(`"${String(action)}" is not an action of the catalog`, at('action'));
   if (!isPlainObject(resource)) return fail('resource must be an object', at('resource'));
   checkKeys(resource, RESOURCE_KEYS, at('resource'));
   const { type, id, attributes } = resource;
   if (typeof type !== 'string') return fail('resource.type must be a string', at('resource.type'));
   const spec = catalog.subjects[type];
   if (!spec) return fail(`unknown resource type "${type}"`, at('resource.type'));
-  if (!spec.actions.includes(action)) return fail(`"${action}" is not an action of ${type}`, at('action'));
   if (id !== undefined && (typeof id !== 'string' || !ID_PATTERN.test(id))) return fail('resource.id must be an id (1-128 chars of [A-Za-z0-9._:@-])', at('resource.id'));
   if (attributes !== undefined) {
     if (!isPlainObject(attributes)) return fail('resource.attributes must be an object', at('resource.attributes'));
@@ -96,14 +98,25 @@ export function parseQuestion(catalog: Catalog, value: unknown, path: string, al
       }
     }
   }
-  if (field !== undefined) {
-    if (typeof field !== 'string') return fail('field must be a string', at('field'));
-    if (!spec.fields?.includes(field)) return fail(`"${field}" is not a field of ${type}`, at('field'));
-  }
+  if (field !== undefined && (typeof field !== 'string' || !vocabulary.fields.has(field))) return fail(`"${String(field)}" is not a field of the catalog`, at('field'));
   checkKeys(value, allowedKeys, path);
+  if (!spec.actions.includes(action)) return fail(`"${action}" is not an action of ${type}`, at('action'));
+  if (field !== undefined && !spec.fields?.includes(field as string)) return fail(`"${field as string}" is not a field of ${type}`, at('field'));
   const question: CheckQuestion = { action, resource: { type } };
   if (id !== undefined) question.resource.id = id as string;
   if (attributes !== undefined) question.resource.attributes = attributes as Record<string, unknown>;
-  if (field !== undefined) question.field = field;
+  if (field !== undefined) question.field = field as string;
   return question;
+}
+
+/** Every action and field the catalog names, computed once per catalog. */
+const vocabularies = new WeakMap<Catalog, { actions: ReadonlySet<string>; fields: ReadonlySet<string> }>();
+function vocabularyOf(catalog: Catalog) {
+  let vocabulary = vocabularies.get(catalog);
+  if (!vocabulary) {
+    const specs = Object.values(catalog.subjects);
+    vocabulary = { actions: new Set(specs.flatMap((s) => s.actions)), fields: new Set(specs.flatMap((s) => s.fields ?? [])) };
+    vocabularies.set(catalog, vocabulary);
+  }
+  return vocabulary;
 }
