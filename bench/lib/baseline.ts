@@ -8,7 +8,15 @@ import { DATA_DIR } from './processes.js';
 const run = promisify(execFile);
 
 /** The files the warm-path work may change; the baseline takes exactly these from another commit. */
-export const HOT_PATH_FILES = ['src/check/http-handler.ts', 'src/check/service.ts', 'src/check/decide.ts', 'src/check/abilities.ts', 'src/http/json.ts'];
+export const HOT_PATH_FILES = [
+  'src/check/http-handler.ts',
+  'src/check/service.ts',
+  'src/check/decide.ts',
+  'src/check/abilities.ts',
+  'src/check/lru.ts',
+  'src/http/json.ts',
+  'src/metrics.ts',
+];
 
 export type BaselineBuild = { ok: true; ref: string; commit: string; entry: string } | { ok: false; ref: string; reason: string };
 
