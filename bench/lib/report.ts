@@ -231,6 +231,7 @@ function templateValues(r: Results): Map<string, string> {
   put('after.staggeredP99', r.scenarios.rate?.staggered.p99, ms);
   put('before.staggeredP99', b?.rate?.staggered.p99, ms);
   put('rate', r.scenarios.rate?.bursty.overallRate, int);
+  put('cold1.p50', (Array.isArray(r.scenarios.cold) ? r.scenarios.cold : []).find((row) => row.grants === 1)?.p50, ms);
   put('warmOverLimit', r.ratios.warmOverLimit, (v) => v.toFixed(2));
   put('limitCpuOverWarmCpu', r.ratios.limitCpuOverWarmCpu, (v) => v.toFixed(2));
   put('warmOverCerbos', r.ratios.warmOverCerbos, (v) => v.toFixed(2));
