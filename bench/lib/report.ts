@@ -1,3 +1,4 @@
+import { HOT_PATH_FILES } from './baseline.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ColdResult } from '../scenarios/cold.js';
@@ -200,7 +201,7 @@ function baselineSection(r: Results): string[] {
   return [
     '## Before and after the warm-path change',
     '',
-    `Both builds ran in this invocation, each in a fresh instance warmed with the same principals, under the same load, interleaved: "before" is this tree with the hot-path files (\`src/check/{http-handler,service,decide,abilities}.ts\`, \`src/http/json.ts\`) taken from \`${b.ref}\` (${b.commit.slice(0, 10)}), "after" is this tree. The fixed-rate runs use the same rate for both${rate ? ` (${int(rate.bursty.overallRate ?? 0)} req/s, half of the after build's peak)` : ''}.`,
+    `Both builds ran in this invocation, each in a fresh instance warmed with the same principals, under the same load, interleaved: "before" is this tree with the hot-path files (${HOT_PATH_FILES.map((f) => `\`${f}\``).join(', ')}) taken from \`${b.ref}\` (${b.commit.slice(0, 10)}), "after" is this tree. The fixed-rate runs use the same rate for both${rate ? ` (${int(rate.bursty.overallRate ?? 0)} req/s, half of the after build's peak)` : ''}.`,
     '',
     '| build | requests/s | p50 | p99 | p99.9 | server CPU µs/req | p50 / p99 at the fixed rate, one instance | the same, staggered | non-2xx | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
