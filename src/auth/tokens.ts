@@ -14,6 +14,8 @@ export const OWN_ISSUER = 'castellan';
 export const OWN_AUDIENCE = 'castellan';
 /** Local users' ids start with this; only Castellan's own tokens may carry such a `sub`. */
 export const LOCAL_USER_PREFIX = 'local:';
+/** Placeholder users of pending invitations (D6): no token ever speaks for one. */
+export const INVITE_PREFIX = 'invite:';
 /** Clocks of issuers and Castellan may differ this much (API.md: at most 30 s). */
 export const CLOCK_TOLERANCE_SECONDS = 30;
 /** Lifetime of Castellan's own access tokens: short, as they cannot be revoked one by one. */
@@ -39,6 +41,7 @@ export function claimsFrom(payload: JWTPayload, source: TokenSource): { claims: 
   const { sub, exp } = payload;
   if (typeof sub !== 'string' || sub.length === 0) throw new UnauthenticatedError('token has no subject');
   if (typeof exp !== 'number') throw new UnauthenticatedError('token has no expiry');
+  if (sub.startsWith(INVITE_PREFIX)) throw new UnauthenticatedError('token subject is reserved for pending invitations');
   const local = sub.startsWith(LOCAL_USER_PREFIX);
   if (source === 'external' && local) throw new UnauthenticatedError('an external token cannot speak for a local user');
   if (source === 'own' && !local) throw new UnauthenticatedError('token subject is not a local user');

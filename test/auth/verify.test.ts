@@ -75,6 +75,11 @@ describe.skipIf(!servicesUp)('external tokens through POST /v1/check', () => {
     expect(await checkWithToken(plain.url, token)).toMatchObject({ status: 401, body: unauthenticated('an external token cannot speak for a local user') });
   });
 
+  it('refuses a token that claims a pending invitation placeholder', async () => {
+    const token = await signToken('invite:6f1c1c1e-0000-4000-8000-000000000000');
+    expect(await checkWithToken(plain.url, token)).toMatchObject({ status: 401, body: unauthenticated('token subject is reserved for pending invitations') });
+  });
+
   it("refuses an HS256 token that claims Castellan's own issuer", async () => {
     const token = await signToken('local:6f1c1c1e-0000-4000-8000-000000000000', { iss: 'castellan', aud: 'castellan' });
     expect(await checkWithToken(plain.url, token)).toMatchObject({ status: 401, body: unauthenticated('token algorithm not accepted') });

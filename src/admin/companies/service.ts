@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import { INVITE_PREFIX } from '../../auth/tokens.js';
 import { ConflictError, DomainTakenError, ForbiddenError, LicenseLimitError, NotFoundError } from '../../errors.js';
 import { EDITABLE_COMPANY_ROLES } from '../../policy/types.js';
 import { isUniqueViolation } from '../../store/errors.js';
@@ -132,7 +133,7 @@ export function createCompaniesService(deps: WriteDeps) {
           .innerJoin('users as u', 'u.id', 'm.user_id')
           .select('u.id')
           .where('m.company_id', '=', companyId)
-          .where((eb) => eb.or([eb('u.kind', '=', 'local'), eb('u.id', 'like', 'invite:%')]))
+          .where((eb) => eb.or([eb('u.kind', '=', 'local'), eb('u.id', 'like', `${INVITE_PREFIX}%`)]))
           .execute();
         await trx.deleteFrom('companies').where('id', '=', companyId).execute();
         if (ownUsers.length) await trx.deleteFrom('users').where('id', 'in', ownUsers.map((u) => u.id)).execute();

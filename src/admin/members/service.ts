@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { hashPassword } from '../../auth/passwords.js';
-import { LOCAL_USER_PREFIX } from '../../auth/tokens.js';
+import { INVITE_PREFIX, LOCAL_USER_PREFIX } from '../../auth/tokens.js';
 import { ConflictError, ForbiddenError, LastAdminError, NotFoundError } from '../../errors.js';
 import type { Policies } from '../../policy/catalog.js';
 import type { CompanyRole, MembershipStatus, StoredPermission } from '../../policy/types.js';
@@ -12,9 +12,6 @@ import { assertSeatsAvailable } from '../licenses.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import { normaliseEmail, upsertPlatformUser } from '../users.js';
 import type { InviteInput, LocalUserInput, MemberPatch, MemberView } from './schemas.js';
-
-/** Invited people get a placeholder user until they accept with their own identity. */
-const INVITE_PREFIX = 'invite:';
 
 type Db = Kysely<Database>;
 
