@@ -1,18 +1,11 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { CompanyRole, Database, MembershipStatus, StoredPermission } from './schema.js';
+import type { StoredPrincipal } from '../policy/compiler.js';
+import type { Database, StoredPermission } from './schema.js';
 
-export interface LoadedPrincipal {
-  /** The company's policy version the facts were read at; null when the company does not exist. */
+/** A principal's stored facts in one company, stamped with the version they were read at. */
+export interface LoadedPrincipal extends StoredPrincipal {
+  /** The company's policy version the facts were read at; null when the company id was never used. */
   version: string | null;
-  membership: {
-    status: MembershipStatus;
-    role: CompanyRole;
-    owner: boolean;
-    applicationAccess: boolean;
-    developerAccess: boolean;
-  } | null;
-  /** Null when the company stores no permissions for the role (admin's come from policies). */
-  companyRolePermissions: StoredPermission[] | null;
   projectGrants: Array<{ projectId: string; roleKey: string; teamId: string | null; permissions: StoredPermission[] }>;
 }
 
