@@ -54,7 +54,8 @@ const requestIdOf = (res: ServerResponse): string => String(res.getHeader(REQUES
  */
 function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
-    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    // Settled (taken when safe, else generated) by createHttpServer before express runs.
+    const requestId = req.headers[REQUEST_ID_HEADER] as string;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const started = performance.now();
     const path = req.path;
@@ -170,7 +171,7 @@ export function openApiRouter(document: Record<string, unknown>): Router {
   return router;
 }
 
-export function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Express {
+function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { ID_PATTERN, permissionSchema } from '../policy/catalog.js';
+import { idSchema, permissionSchema } from '../policy/catalog.js';
 import { COMPANY_ROLES } from '../policy/types.js';
 import { normaliseEmail } from './users.js';
 
 /** Pieces of request and response schemas shared by the admin resources. */
 
-export const idSchema = z.string().regex(ID_PATTERN, 'must be an id (1-128 chars of [A-Za-z0-9._:@-])');
+export { idSchema };
 export const companyRoleSchema = z.enum(COMPANY_ROLES);
 export const versionSchema = z.string().regex(/^\d+$/).describe('the company policy version after the write: pass it as consistency.minVersion');
 export { permissionSchema };
@@ -25,6 +25,4 @@ export const domainSchema = z
 
 export const companyParams = z.strictObject({ company: idSchema });
 
-/** What every write answers with besides the object it wrote. */
-export const withVersion = <T extends z.ZodRawShape>(shape: T) => z.object({ ...shape, version: versionSchema });
 export const versionOnly = z.object({ version: versionSchema });

@@ -2,11 +2,11 @@ import { Router, type ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import { TooManyRequestsError } from '../errors.js';
 import { mountRoutes, openRoute, type Route } from '../http/route.js';
-import { ID_PATTERN } from '../policy/catalog.js';
+import { idSchema } from '../policy/catalog.js';
 import type { CastellanAuth } from './auth.js';
 
 const tokenRequestSchema = z.strictObject({
-  company: z.string().regex(ID_PATTERN, 'must be an id (1-128 chars of [A-Za-z0-9._:@-])'),
+  company: idSchema,
   login: z.string().min(1).max(256),
   // Bounded so a huge body cannot buy a long hash; scrypt itself takes any length.
   password: z.string().min(1).max(1024),

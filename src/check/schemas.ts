@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { ID_PATTERN, type Catalog } from '../policy/catalog.js';
+import { idSchema as id, type Catalog } from '../policy/catalog.js';
 
-const MAX_BATCH = 1000;
+export const MAX_BATCH = 1000;
 export const VERSION_PATTERN = /^\d{1,20}$/;
 
-const id = z.string().regex(ID_PATTERN, 'must be an id (1-128 chars of [A-Za-z0-9._:@-])');
 const version = z.string().regex(VERSION_PATTERN, 'must be a decimal string');
 
 /**

@@ -4,6 +4,7 @@ import type { Catalog } from '../policy/catalog.js';
 import { ID_PATTERN } from '../policy/catalog.js';
 import { InvalidRequestError } from '../errors.js';
 import type { AbilityProvider, PrincipalAbility } from './abilities.js';
+import { MAX_BATCH, VERSION_PATTERN } from './schemas.js';
 import { decide, parseQuestion, QUESTION_KEYS, type CheckQuestion, type Decision } from './decide.js';
 
 /** Verifies an end user's JWT and returns its subject; throws UnauthenticatedError. */
@@ -18,11 +19,9 @@ export interface BatchAnswer {
   results: Decision[];
 }
 
-const MAX_BATCH = 1000;
 const CHECK_KEYS: ReadonlySet<string> = new Set([...QUESTION_KEYS, 'company', 'principal', 'consistency']);
 const BATCH_KEYS: ReadonlySet<string> = new Set(['company', 'principal', 'checks', 'consistency']);
 const ACCESSIBLE_KEYS: ReadonlySet<string> = new Set(['company', 'principal', 'action', 'resourceType', 'consistency']);
-const VERSION_PATTERN = /^\d{1,20}$/;
 
 const invalid = (message: string, path: string): never => {
   throw new InvalidRequestError(message, { path });

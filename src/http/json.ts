@@ -53,11 +53,6 @@ export function onJsonBody(req: IncomingMessage, limitBytes: number, onBody: (bo
   req.on('error', fail);
 }
 
-/** The same as a promise, for callers that are not on the hot path. */
-export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
-  return new Promise((resolve, reject) => onJsonBody(req, limitBytes, resolve, reject));
-}
-
 /**
  * Headers go to writeHead in one object and nothing is set on the response before: that
  * is node's fast path, which stores them as given instead of through setHeader one by one.

@@ -45,6 +45,8 @@ export class PolicyFileError extends Error {
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+/** An id of the API contract, as every request schema checks it. */
+export const idSchema = z.string().regex(ID_PATTERN, 'must be an id (1-128 chars of [A-Za-z0-9._:@-])');
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an identifier');
 
 const subjectSpecSchema = z.strictObject({
