@@ -99,7 +99,7 @@ function createConfirmations(maxStalenessMs: number) {
 export function createAbilityProvider(options: AbilityProviderOptions): AbilityProvider {
   const { policies, source, rulesCache, bus, metrics, logger } = options;
   const now = options.now ?? Date.now;
-  const l1 = new LruCache<string, PrincipalAbility>(options.maxEntries);
+  const l1 = new LruCache<PrincipalAbility>(options.maxEntries);
   const inFlight = new Map<string, Promise<PrincipalAbility>>();
   const confirmed = createConfirmations(options.maxStalenessMs);
   const clear = () => {
@@ -140,7 +140,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   }
 
   function peek(companyId: string, userId: string, minVersion: bigint | undefined): PrincipalAbility | undefined {
-    const entry = l1.get(`${companyId} ${userId}`);
+    const entry = l1.get(companyId, userId);
     if (entry === undefined) return undefined;
     const known = bus.knownVersion(companyId);
     if (known !== undefined && entry.version < known) return undefined;
@@ -163,8 +163,8 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     }
   }
 
-  async function loadFresh(key: string, companyId: string, userId: string, minVersion: bigint | undefined): Promise<PrincipalAbility> {
-    const cached = l1.get(key);
+  async function loadFresh(companyId: string, userId: string, minVersion: bigint | undefined): Promise<PrincipalAbility> {
+    const cached = l1.get(companyId, userId);
     const floor = floorFor(companyId, minVersion);
     const started = now();
 
@@ -196,7 +196,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const l2 = l2Promise ? await l2Promise : null;
     if (l2 && l2.version === version) {
       const entry = entryFor(l2.rules, l2.version);
-      l1.set(key, entry);
+      l1.set(companyId, userId, entry);
       return entry;
     }
 
@@ -213,7 +213,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     confirmed.note(companyId, loadedVersion, loadStarted);
     const entry = entryFor(rules, loadedVersion);
     metrics.compileDuration.observe((now() - started) / 1000);
-    l1.set(key, entry);
+    l1.set(companyId, userId, entry);
     if (rulesCache && loaded.version !== null) {
       rulesCache.set(companyId, userId, loadedVersion, rules).catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
     }
@@ -225,7 +225,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const pending = inFlight.get(key);
     // A load already under way serves this caller too, unless it may be older than the caller needs.
     if (pending && minVersion === undefined) return pending;
-    const promise = loadFresh(key, companyId, userId, minVersion).finally(() => {
+    const promise = loadFresh(companyId, userId, minVersion).finally(() => {
       if (inFlight.get(key) === promise) inFlight.delete(key);
     });
     inFlight.set(key, promise);

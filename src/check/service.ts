@@ -82,7 +82,8 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
     /** Returns synchronously on an L1 hit, so the hot path allocates no promise. */
     check(rawBody: unknown): CheckAnswer | Promise<CheckAnswer> {
       const { body, companyId, minVersion, userId } = envelope(rawBody, CHECK_KEYS);
-      const question = parseQuestion(catalog, body, '', CHECK_KEYS);
+      // The envelope has refused unknown keys of the body already (CHECK_KEYS holds the question's too).
+      const question = parseQuestion(catalog, body, '', null);
       const entry = abilityFor(companyId, userId, minVersion);
       return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question)) : checkAnswer(catalog, entry, question);
     },
