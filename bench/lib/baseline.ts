@@ -15,6 +15,7 @@ export const HOT_PATH_FILES = [
   'src/check/abilities.ts',
   'src/check/lru.ts',
   'src/http/json.ts',
+  'src/http/write-batch.ts',
   'src/metrics.ts',
 ];
 
@@ -32,7 +33,14 @@ export async function buildBaseline(ref: string): Promise<BaselineBuild> {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     for (const item of ['src', 'package.json', 'tsconfig.base.json', 'tsconfig.build.json']) cpSync(path.join(ROOT, item), path.join(dir, item), { recursive: true });
+    const { stdout: listed } = await run('git', ['ls-tree', '-r', '--name-only', commit, '--', ...HOT_PATH_FILES], { cwd: ROOT });
+    const atRef = new Set(listed.split('\n').filter(Boolean));
     for (const file of HOT_PATH_FILES) {
+      // A hot-path file the ref does not have yet is absent from its build too.
+      if (!atRef.has(file)) {
+        rmSync(path.join(dir, file), { force: true });
+        continue;
+      }
       const { stdout } = await run('git', ['show', `${commit}:${file}`], { cwd: ROOT, maxBuffer: 16 * 2 ** 20 });
       writeFileSync(path.join(dir, file), stdout);
     }

@@ -109,6 +109,25 @@ describe.skipIf(!servicesUp)('check API contract', () => {
     });
   });
 
+  describe('answers written in batches (write-batch.ts)', () => {
+    it('many checks arriving together each get their own decision and request id', async () => {
+      // collab may view p1 (own grant) and p3 (team grant) but not p2; editor views every project.
+      const questions = [
+        { principal: 'collab', project: 'p1', allowed: true },
+        { principal: 'collab', project: 'p2', allowed: false },
+        { principal: 'collab', project: 'p3', allowed: true },
+        { principal: 'editor', project: 'p2', allowed: true },
+      ];
+      const sent = Array.from({ length: 64 }, (_, i) => ({ ...questions[i % questions.length]!, requestId: `batch-${i}` }));
+      const answers = await Promise.all(
+        sent.map((q) =>
+          api(instance.url, 'POST', '/v1/check', { company: 'acme', principal: { id: q.principal }, action: 'view', resource: { type: 'Project', id: q.project } }, { 'x-request-id': q.requestId }),
+        ),
+      );
+      expect(answers.map((a) => [a.status, a.headers.get('x-request-id'), a.body.allowed])).toEqual(sent.map((q) => [200, q.requestId, q.allowed]));
+    });
+  });
+
   describe('rules export: a stock CASL ability agrees with /v1/check', () => {
     const table: Array<[string, string, { type: string; id?: string; attributes?: Record<string, string> }, string?]> = [
       ['collab', 'view', { type: 'Project', id: 'p1' }],
