@@ -21,6 +21,12 @@ import { memoryScenario } from './scenarios/memory.js';
 import { batchLoad, cerbosSkipped, interleave, peerMismatches, prewarm, rateLoads, type Target } from './scenarios/throughput.js';
 
 const BATCH_SIZE = 100;
+/**
+ * The calibration's work per request: the order of what validation, an L1 lookup and a
+ * CASL decision take inside a busy server (about 2 µs in a tight loop, more between
+ * node's own HTTP work).
+ */
+const LIMIT_WORK_MICROS = 5;
 const BATCH_PRINCIPALS = 200;
 
 function createLogger() {
@@ -87,12 +93,14 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
   const wantsMain = (['warm', 'batch', 'rate', 'cold', 'peer'] as const).some((s) => only.has(s));
   const main = wantsMain ? await startCastellan('castellan-main', ctx.env) : null;
   const limit = only.has('limit') ? await startLimitServer() : null;
+  const limitWork = only.has('limit') ? await startLimitServer(LIMIT_WORK_MICROS) : null;
   const peer = await startPeer(ctx, results);
   const baseline = main && (only.has('warm') || only.has('rate')) ? await startBaseline(ctx, results) : null;
   try {
     const loads = workloads(ctx);
     const targets: Target[] = [];
     if (limit) targets.push({ key: 'limit', spec: single(limit.url, loads.warm, connections, limit.pid) });
+    if (limitWork) targets.push({ key: 'limitWork', spec: single(limitWork.url, loads.warm, connections, limitWork.pid) });
     const warm: Target | null = main ? { key: 'warm', spec: single(main.url, loads.warm, connections, main.pid) } : null;
     const before: Target | null = baseline ? { key: 'warmBaseline', spec: single(baseline.before.url, loads.warm, connections, baseline.before.pid) } : null;
     const after: Target | null = baseline ? { key: 'warmAfter', spec: single(baseline.after.url, loads.warm, connections, baseline.after.pid) } : null;
@@ -116,6 +124,7 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
     const summaries = targets.length ? await interleave(ctx, targets) : new Map<Target['key'], LoadSummary>();
     const s = results.scenarios;
     if (summaries.has('limit')) s.limit = summaries.get('limit')!;
+    if (summaries.has('limitWork')) s.limitWork = { ...summaries.get('limitWork')!, workMicros: LIMIT_WORK_MICROS };
     if (only.has('warm') && summaries.has('warm')) s.warm = summaries.get('warm')!;
     const cerbos = summaries.get('peerCerbos');
     if (cerbos && mismatches && peer.install?.ok) {
@@ -151,7 +160,7 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
       s.cold = await coldScenario(ctx, main);
     }
   } finally {
-    await Promise.all([main?.stop(), limit?.stop(), peer.proc?.stop(), baseline?.before.stop(), baseline?.after.stop()]);
+    await Promise.all([main?.stop(), limit?.stop(), limitWork?.stop(), peer.proc?.stop(), baseline?.before.stop(), baseline?.after.stop()]);
   }
 }
 
@@ -196,12 +205,13 @@ async function profilePhase(ctx: BenchContext): Promise<ProfileResult[]> {
 }
 
 function ratios(r: Results): Results['ratios'] {
-  const { limit, warm, peer } = r.scenarios;
+  const { limit, limitWork, warm, peer } = r.scenarios;
   const cerbos = peer?.status === 'ok' ? peer.cerbos.requestsPerSecond : null;
   const cpuRatio = (a: LoadSummary | undefined, b: LoadSummary | undefined) =>
     a?.serverCpuMicrosPerRequest && b?.serverCpuMicrosPerRequest ? a.serverCpuMicrosPerRequest / b.serverCpuMicrosPerRequest : null;
   return {
     warmOverLimit: warm && limit ? warm.requestsPerSecond / limit.requestsPerSecond : null,
+    limitWorkOverLimit: limitWork && limit ? limitWork.requestsPerSecond / limit.requestsPerSecond : null,
     warmOverCerbos: warm && cerbos ? warm.requestsPerSecond / cerbos : null,
     peerCastellanOverCerbos: peer?.status === 'ok' && cerbos ? peer.castellan.requestsPerSecond / cerbos : null,
     limitCpuOverWarmCpu: cpuRatio(limit, warm),
@@ -264,7 +274,7 @@ async function main(): Promise<void> {
     dataset: { seconds: dataset.seconds, rows: dataset.rows },
     prewarmFailures: 0,
     scenarios: {},
-    ratios: { warmOverLimit: null, warmOverCerbos: null, peerCastellanOverCerbos: null, limitCpuOverWarmCpu: null, cerbosCpuOverCastellanCpu: null },
+    ratios: { warmOverLimit: null, limitWorkOverLimit: null, warmOverCerbos: null, peerCastellanOverCerbos: null, limitCpuOverWarmCpu: null, cerbosCpuOverCastellanCpu: null },
   };
   try {
     await mainPhase(ctx, results);

@@ -141,14 +141,14 @@ export async function startCastellan(name: string, env: CastellanEnv, start: Cas
   });
 }
 
-/** The bare node:http server of the limit scenario (dist/bench/limit-server.js). */
-export async function startLimitServer(): Promise<Proc> {
+/** The bare node:http server of the limit scenario (dist/bench/limit-server.js), spinning `workMicros` of CPU per request. */
+export async function startLimitServer(workMicros = 0): Promise<Proc> {
   const port = await freePort();
   return startProcess({
-    name: 'limit',
+    name: workMicros ? `limit+${workMicros}us` : 'limit',
     command: process.execPath,
     args: [path.join(ROOT, 'dist/bench/limit-server.js')],
-    env: { PORT: String(port) },
+    env: { PORT: String(port), WORK_US: String(workMicros) },
     port,
     healthPath: '/healthz',
   });

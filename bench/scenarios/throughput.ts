@@ -6,7 +6,7 @@ import type { PeerCase } from '../lib/workload.js';
 import type { BenchContext, Skipped } from './context.js';
 
 export interface Target {
-  key: 'limit' | 'warm' | 'warmAfter' | 'warmBaseline' | 'peerCastellan' | 'peerCerbos';
+  key: 'limit' | 'limitWork' | 'warm' | 'warmAfter' | 'warmBaseline' | 'peerCastellan' | 'peerCerbos';
   spec: LoadSpec;
 }
 
