@@ -39,6 +39,8 @@ export interface LoadSummary {
   timeouts: number;
   statusCodes: Record<string, number>;
   runs: number;
+  /** Requests/s of each run: the spread shows how much the machine moved under the mean. */
+  runRequestsPerSecond: number[];
   connections: number;
   overallRate?: number;
   /**
@@ -197,6 +199,7 @@ export function summarise(runs: LoadRun[], spec: Pick<LoadSpec, 'connections' | 
     timeouts: runs.reduce((n, r) => n + r.timeouts, 0),
     statusCodes,
     runs: runs.length,
+    runRequestsPerSecond: runs.map((r) => (r.durationS > 0 ? Math.round(r.latenciesMs.length / r.durationS) : 0)),
     connections: spec.connections,
     serverCpuMicrosPerRequest: runs.every((r) => r.serverCpuS !== null) && total > 0 ? (runs.reduce((t, r) => t + r.serverCpuS!, 0) / total) * 1e6 : null,
   };

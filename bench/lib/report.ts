@@ -65,10 +65,16 @@ const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const ratio = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(2)}×`);
 
+/** The slowest and fastest run under a mean of several: noise on a shared machine is the first thing to read. */
+function spread(s: LoadSummary): string {
+  const rates = s.runRequestsPerSecond ?? [];
+  return rates.length > 1 ? ` (runs ${int(Math.min(...rates))}–${int(Math.max(...rates))})` : '';
+}
+
 function loadRow(name: string, s: LoadSummary, extra = ''): string {
   const errors = `${s.errors}${s.timeouts ? ` (${s.timeouts} timeouts)` : ''}`;
   const cpu = s.serverCpuMicrosPerRequest === null ? 'n/a' : s.serverCpuMicrosPerRequest.toFixed(0);
-  return `| ${name} | ${int(s.requestsPerSecond)}${extra} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.p999)} | ${ms(s.max)} | ${cpu} | ${s.non2xx} | ${errors} | ${s.runs} × ${(s.durationS / s.runs).toFixed(0)} s, ${s.connections} conn${s.overallRate ? `, ${int(s.overallRate)}/s target` : ''} |`;
+  return `| ${name} | ${int(s.requestsPerSecond)}${extra}${spread(s)} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.p999)} | ${ms(s.max)} | ${cpu} | ${s.non2xx} | ${errors} | ${s.runs} × ${(s.durationS / s.runs).toFixed(0)} s, ${s.connections} conn${s.overallRate ? `, ${int(s.overallRate)}/s target` : ''} |`;
 }
 
 function throughputSection(r: Results): string[] {
