@@ -9,7 +9,8 @@ import { generateDataset } from './lib/dataset.js';
 import { HttpClient } from './lib/http.js';
 import { runLoad, type LoadSummary } from './lib/load.js';
 import { deleteRedisKeys, describeMachine } from './lib/machine.js';
-import { DATA_DIR, startCastellan, startLimitServer, stopAll, type Proc } from './lib/processes.js';
+import { pinLoadGenerator } from './lib/pinning.js';
+import { DATA_DIR, pinServersTo, startCastellan, startLimitServer, stopAll, type Proc } from './lib/processes.js';
 import { monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import { buildBaseline, type BaselineBuild } from './lib/baseline.js';
 import { renderMarkdown, type ProfileResult, type RatePair, type Results } from './lib/report.js';
@@ -242,6 +243,9 @@ async function main(): Promise<void> {
   log(`castellan bench ${options.quick ? '(quick) ' : ''}run ${runId}: ${[...options.only].join(', ')}`);
   const machine = await describeMachine(options.pgAdminUrl, options.redisUrl);
   log(`${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}`);
+  const pinning = pinLoadGenerator(options.pin);
+  pinServersTo(pinning.pinned ? pinning.serverCpu : null);
+  log(pinning.pinned ? `pinned: servers on CPU ${pinning.serverCpu}, the load generator on CPU ${pinning.loadCpu}` : `not pinned: ${pinning.reason}`);
 
   log(`dataset: ${options.users} users in ${options.companies} companies into database ${options.database}`);
   const { dataset, databaseUrl } = await generateDataset({
@@ -269,6 +273,7 @@ async function main(): Promise<void> {
     quick: options.quick,
     settings: { ...pick(rest), memorySteps },
     machine,
+    pinning,
     loadAverage: { start: os.loadavg(), end: [] },
     cerbos: null,
     dataset: { seconds: dataset.seconds, rows: dataset.rows },

@@ -23,6 +23,8 @@ export interface BenchOptions {
   memorySteps: number[];
   only: ReadonlySet<ScenarioName>;
   peer: boolean;
+  /** Servers on one core, the load generator on another (pinning.ts); --no-pin leaves placement to the scheduler. */
+  pin: boolean;
   profile: boolean;
   /** A git ref whose hot-path files make the "before" build, run interleaved with this one. */
   baseline: string | null;
@@ -37,7 +39,7 @@ export interface BenchOptions {
 
 const USAGE = `usage: npm run bench -- [--quick] [--users N] [--companies N] [--principals N] [--duration S]
   [--rounds N] [--connections N] [--writes N] [--cold N] [--cold-large N] [--memory 10000,100000]
-  [--only limit,warm,batch,rate,cold,invalidation,memory,peer] [--no-peer] [--profile] [--baseline GIT-REF] [--seed N]
+  [--only limit,warm,batch,rate,cold,invalidation,memory,peer] [--no-peer] [--no-pin] [--profile] [--baseline GIT-REF] [--seed N]
   [--database NAME] [--render path/to/results.json]   (PostgreSQL from BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test;
                        Redis from BENCH_REDIS_URL, default redis://127.0.0.1:6379)`;
 
@@ -74,6 +76,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       memory: { type: 'string' },
       only: { type: 'string' },
       'no-peer': { type: 'boolean', default: false },
+      'no-pin': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       baseline: { type: 'string' },
       render: { type: 'string' },
@@ -107,6 +110,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     memorySteps: memorySteps.sort((a, b) => a - b),
     only: scenarioList(values.only),
     peer: values['no-peer'] !== true,
+    pin: values['no-pin'] !== true,
     profile: values.profile === true,
     baseline: values.baseline ?? null,
     render: values.render ?? null,

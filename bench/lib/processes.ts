@@ -65,12 +65,19 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/** The core every server is started on (under `taskset`), or null to leave it to the scheduler. */
+let serverCpu: number | null = null;
+export function pinServersTo(cpu: number | null): void {
+  serverCpu = cpu;
+}
+
 /** Starts a server as a child process with its output in bench/.data/logs, and waits until its health path answers 200. */
 export async function startProcess(options: StartOptions): Promise<Proc> {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = path.join(LOG_DIR, `${options.name}.log`);
   const log = createWriteStream(logFile);
-  const child = spawn(options.command, options.args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, args] = serverCpu === null ? [options.command, options.args] : ['taskset', ['-c', String(serverCpu), options.command, ...options.args]];
+  const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   if (child.pid === undefined) throw new Error(`could not start ${options.name} (${options.command})`);

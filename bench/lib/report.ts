@@ -8,6 +8,7 @@ import type { PeerOutcome } from '../scenarios/throughput.js';
 import type { Skipped } from '../scenarios/context.js';
 import type { BenchOptions } from './args.js';
 import type { LoadSummary } from './load.js';
+import type { Pinning } from './pinning.js';
 import type { MachineInfo } from './machine.js';
 import type { ProfileSummary, Window } from './profile.js';
 
@@ -29,6 +30,8 @@ export interface Results {
   quick: boolean;
   settings: Pick<BenchOptions, 'users' | 'companies' | 'principals' | 'duration' | 'rounds' | 'connections' | 'writes' | 'coldPrincipals' | 'coldLarge' | 'memorySteps' | 'seed'>;
   machine: MachineInfo;
+  /** Absent in results written before the bench pinned. */
+  pinning?: Pinning;
   /** The machine's 1-, 5- and 15-minute load averages when the run started and ended: other work competes for the cores. */
   loadAverage: { start: number[]; end: number[] };
   cerbos: { version: string } | Skipped | null;
@@ -289,6 +292,13 @@ function profileSection(r: Results, root: string): string[] {
   return ['## Profile of the warm path', '', ...(text ? [text, ''] : []), ...profileTables(r.profiles ?? [])];
 }
 
+function placement(pinning: Pinning | undefined, cores: number): string {
+  if (pinning?.pinned) {
+    return `Pinned with \`taskset\`: every server (each its own process) on CPU ${pinning.serverCpu}, the load generator (autocannon, in the bench process) on CPU ${pinning.loadCpu}; PostgreSQL and Redis are not pinned.`;
+  }
+  return `Not pinned${pinning ? ` (${pinning.reason})` : ''}: the load generator (autocannon, in the bench process), the servers (each its own process) and PostgreSQL/Redis share these ${cores} cores.`;
+}
+
 export function renderMarkdown(r: Results, root: string): string {
   const m = r.machine;
   const cerbos = r.cerbos === null ? 'not run' : 'version' in r.cerbos ? r.cerbos.version : `not available (${r.cerbos.reason})`;
@@ -304,7 +314,7 @@ export function renderMarkdown(r: Results, root: string): string {
     '|---:|---|---:|---|---|---|---|---|---|',
     `| ${m.cores} | ${m.cpuModel} | ${m.memoryGiB} GiB | ${m.node} | ${m.os} | ${m.postgres} | ${m.redis} | ${m.autocannon} | ${cerbos} |`,
     '',
-    `Load generator (autocannon, in the bench process), the servers (each its own process) and PostgreSQL/Redis share these ${m.cores} cores. Load average (1, 5, 15 min) at the start: ${r.loadAverage.start.map((v) => v.toFixed(2)).join(', ')}; at the end: ${r.loadAverage.end.map((v) => v.toFixed(2)).join(', ')}${Math.max(...r.loadAverage.start, ...r.loadAverage.end) > m.cores ? ' (**other work was running**: requests/s are depressed and noisy; compare the interleaved ratios and the server CPU per request)' : ''}.`,
+    `${placement(r.pinning, m.cores)} Load average (1, 5, 15 min) at the start: ${r.loadAverage.start.map((v) => v.toFixed(2)).join(', ')}; at the end: ${r.loadAverage.end.map((v) => v.toFixed(2)).join(', ')}${Math.max(...r.loadAverage.start, ...r.loadAverage.end) > m.cores ? ' (**other work was running**: requests/s are depressed and noisy; compare the interleaved ratios and the server CPU per request)' : ''}.`,
     '',
     '## Settings and dataset',
     '',
