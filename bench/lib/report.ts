@@ -337,7 +337,9 @@ export function renderMarkdown(r: Results, root: string): string {
     '- The limit server reads and parses the same bodies as the warm check and answers a constant of the same size.',
     '- The calibration is the same server spinning a fixed few microseconds of CPU per request. On two cores shared by server and load generator, throughput falls faster than that CPU alone explains: once the server is the slower side, the load generator sleeps between answers and every write pays to wake it. It shows what "close to the limit" can mean here for a service that does any work per request.',
     '- autocannon\'s `overallRate` is enforced per connection per second (each connection sends its share as fast as answers come, then waits for the next second), so "half the peak" is bursts at full speed with pauses, not an evenly spaced stream: a pessimistic reading of p99 at that rate.',
-    '- Cerbos is a Go binary and may use every core (GOMAXPROCS defaults to the core count); a Castellan instance runs its JavaScript on one thread.',
+    r.pinning?.pinned
+      ? '- Every server has one core, Cerbos included: a Go binary, it would spread over more cores if it had them, where a Castellan instance runs its JavaScript on one thread. Server CPU per request is the measure that does not depend on the core count.'
+      : '- Cerbos is a Go binary and may use every core (GOMAXPROCS defaults to the core count); a Castellan instance runs its JavaScript on one thread.',
     '- Peer: Castellan reads the grants from its own store; Cerbos keeps no data, so each request carries the principal\'s granted project ids as the attribute `projects` (policy in `bench/cerbos/policies/`).',
     '',
   ].join('\n');
