@@ -149,8 +149,12 @@ export async function runLoadStaggered(spec: LoadSpec & { overallRate: number })
   const statusCodes: Record<string, number> = {};
   for (const run of runs) for (const [code, n] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n;
   const latenciesMs = latencies.toArray();
+  // An instance may run a second longer than asked (autocannon counts whole-second ticks, and
+  // a late first tick adds one): the achieved rate is the sum of each instance's own rate, so
+  // the duration reported is the one that gives that rate, not the longest instance's.
+  const rate = runs.reduce((sum, r) => sum + (r.durationS > 0 ? r.latenciesMs.length / r.durationS : 0), 0);
   return {
-    durationS: Math.max(...runs.map((r) => r.durationS)),
+    durationS: rate > 0 ? latenciesMs.length / rate : Math.max(...runs.map((r) => r.durationS)),
     ok: latenciesMs.length,
     non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
     errors: runs.reduce((n, r) => n + r.errors, 0),
