@@ -13,7 +13,7 @@ import { pinLoadGenerator } from './lib/pinning.js';
 import { DATA_DIR, pinServersTo, startCastellan, startLimitServer, stopAll, type Proc } from './lib/processes.js';
 import { monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import { buildBaseline, type BaselineBuild } from './lib/baseline.js';
-import { renderMarkdown, type ProfileResult, type RatePair, type Results } from './lib/report.js';
+import { renderMarkdown, steadinessOf, type ProfileResult, type RatePair, type Results } from './lib/report.js';
 import { batchBodies, peerCases, samplePrincipals, warmBodies } from './lib/workload.js';
 import { coldScenario } from './scenarios/cold.js';
 import type { BenchContext } from './scenarios/context.js';
@@ -335,6 +335,8 @@ function printSummary(r: Results, log: (m: string) => void): void {
     line('peer cerbos', r.scenarios.peer.cerbos);
   }
   const fmt = (v: number | null) => (v === null ? 'n/a' : v.toFixed(2));
+  const steadiness = steadinessOf(r.scenarios.limit);
+  if (steadiness) log(steadiness.text.replace(/\*\*/g, ''));
   log(`warm/limit ${fmt(r.ratios.warmOverLimit)}  warm/cerbos ${fmt(r.ratios.warmOverCerbos)}  castellan/cerbos (same question) ${fmt(r.ratios.peerCastellanOverCerbos)}`);
 }
 

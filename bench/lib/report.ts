@@ -74,6 +74,28 @@ function spread(s: LoadSummary): string {
   return rates.length > 1 ? ` (runs ${int(Math.min(...rates))}–${int(Math.max(...rates))})` : '';
 }
 
+/** Above this spread of the limit's runs (max - min over their median), the machine changed under the run. */
+export const UNSTEADY_SPREAD = 0.3;
+
+/**
+ * The limit server is the same code doing the same work in every run, so how far its runs
+ * spread is how far the machine moved during this one (other tenants of the host, mostly).
+ */
+export function steadinessOf(limit: LoadSummary | undefined): { steady: boolean; text: string } | null {
+  const rates = [...(limit?.runRequestsPerSecond ?? [])].sort((a, b) => a - b);
+  if (rates.length < 2) return null;
+  const median = rates[Math.floor(rates.length / 2)]!;
+  const spread = (rates[rates.length - 1]! - rates[0]!) / median;
+  const steady = spread <= UNSTEADY_SPREAD;
+  const range = `the limit's runs ranged from ${int(rates[0]!)} to ${int(rates[rates.length - 1]!)} req/s, a spread of ${Math.round(spread * 100)}% of their median`;
+  return {
+    steady,
+    text: steady
+      ? `Steadiness: ${range} (at most ${UNSTEADY_SPREAD * 100}%: the machine held still enough to read this run's numbers).`
+      : `**Unsteady run**: ${range} (more than ${UNSTEADY_SPREAD * 100}%): the machine changed during the run, and its numbers should not be compared with other runs'.`,
+  };
+}
+
 function loadRow(name: string, s: LoadSummary, extra = ''): string {
   const errors = `${s.errors}${s.timeouts ? ` (${s.timeouts} timeouts)` : ''}`;
   const cpu = s.serverCpuMicrosPerRequest === null ? 'n/a' : s.serverCpuMicrosPerRequest.toFixed(0);
@@ -103,6 +125,8 @@ function throughputSection(r: Results): string[] {
     lines.push(loadRow(`peer, Cerbos ${peer.cerbosVersion}: \`/api/check/resources\`, 1 resource, 1 action`, peer.cerbos));
   }
   lines.push('');
+  const steadiness = steadinessOf(limit);
+  if (steadiness) lines.push(steadiness.text, '');
   if (peer?.status === 'skipped') lines.push(`Peer (Cerbos): **skipped**: ${peer.reason}.`, '');
   if (peer?.status === 'ok') {
     lines.push(
