@@ -265,6 +265,7 @@ function templateValues(r: Results): Map<string, string> {
   load('after', b ? b.after.warm : r.scenarios.warm);
   load('before', b?.warm);
   load('limit', r.scenarios.limit);
+  load('warm', r.scenarios.warm);
   put('after.rateP99', r.scenarios.rate?.bursty.p99, ms);
   put('before.rateP99', b?.rate?.bursty.p99, ms);
   put('after.staggeredP99', r.scenarios.rate?.staggered.p99, ms);
