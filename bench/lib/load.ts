@@ -25,15 +25,10 @@ export interface LoadRun {
   serverCpuS: number | null;
 }
 
-export interface LoadSummary {
+export interface LoadSummary extends LatencyPercentiles {
   requestsPerSecond: number;
   ok: number;
   durationS: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
   non2xx: number;
   errors: number;
   timeouts: number;
@@ -170,7 +165,15 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
-export function latencyPercentiles(values: Float64Array | number[]) {
+export interface LatencyPercentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export function latencyPercentiles(values: Float64Array | number[]): LatencyPercentiles {
   const sorted = Float64Array.from(values).sort();
   return {
     p50: percentile(sorted, 0.5),

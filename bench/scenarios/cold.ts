@@ -1,19 +1,14 @@
 import { explainGrants, type GrantsPlan } from '../lib/explain.js';
-import { latencyPercentiles } from '../lib/load.js';
+import { latencyPercentiles, type LatencyPercentiles } from '../lib/load.js';
 import { metric, scrape } from '../lib/metrics.js';
 import type { Proc } from '../lib/processes.js';
 import { checkBody } from '../lib/workload.js';
 import type { BenchContext } from './context.js';
 
-export interface ColdResult {
+export interface ColdResult extends LatencyPercentiles {
   grants: number;
   principals: number;
   requestsPerSecond: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
   mean: number;
   /** Mean of the server's own compile histogram over these loads (store reads and compile, no HTTP); NaN without /metrics. */
   serverMeanMs: number;

@@ -1,21 +1,16 @@
 import { SignJWT } from 'jose';
 import { TOGGLE_OFF, TOGGLE_ON } from '../lib/dataset.js';
 import type { HttpAnswer } from '../lib/http.js';
-import { latencyPercentiles } from '../lib/load.js';
+import { latencyPercentiles, type LatencyPercentiles } from '../lib/load.js';
 import { startCastellan, type Proc } from '../lib/processes.js';
 import { checkBody } from '../lib/workload.js';
 import type { BenchContext, Skipped } from './context.js';
 
-export interface InvalidationResult {
+export interface InvalidationResult extends LatencyPercentiles {
   status: 'ok';
   /** Which admin write was timed. */
   write: string;
   writes: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
   mean: number;
   /** Writes after which B did not answer the new decision within the timeout. */
   timeouts: number;
