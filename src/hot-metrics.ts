@@ -15,37 +15,47 @@ interface Series<L extends string> {
   value: number;
 }
 
-function seriesKey<L extends string>(labelNames: readonly L[], labels: Labels<L>): string {
-  return labelNames.map((name) => labels[name]).join('\u0000');
-}
-
-export class HotCounter<L extends string> {
-  readonly type = 'counter';
-  readonly aggregator = 'sum';
-  readonly #series = new Map<string, Series<L>>();
-
+/** One series per label set, created on first use by `create`. */
+class SeriesTable<L extends string, S extends { labels: Labels<L> }> {
+  readonly #series = new Map<string, S>();
   constructor(
-    readonly name: string,
-    readonly help: string,
     private readonly labelNames: readonly L[],
-    registry: Registry,
-  ) {
-    registry.registerMetric(this as unknown as Metric);
-  }
+    private readonly create: (labels: Labels<L>) => S,
+  ) {}
 
-  #seriesFor(labels: Labels<L>): Series<L> {
-    const key = seriesKey(this.labelNames, labels);
+  for(labels: Labels<L>): S {
+    const key = this.labelNames.map((name) => labels[name]).join('\u0000');
     let series = this.#series.get(key);
     if (!series) {
-      series = { labels: { ...labels }, value: 0 };
+      series = this.create({ ...labels });
       this.#series.set(key, series);
     }
     return series;
   }
 
+  values(): IterableIterator<S> {
+    return this.#series.values();
+  }
+}
+
+export class HotCounter<L extends string> {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+  readonly #series: SeriesTable<L, Series<L>>;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    labelNames: readonly L[],
+    registry: Registry,
+  ) {
+    this.#series = new SeriesTable(labelNames, (labels) => ({ labels, value: 0 }));
+    registry.registerMetric(this as unknown as Metric);
+  }
+
   /** A series bound once, for the hot path. */
   labels(labels: Labels<L>): { inc(by?: number): void } {
-    const series = this.#seriesFor(labels);
+    const series = this.#series.for(labels);
     return {
       inc: (by = 1) => {
         series.value += by;
@@ -54,7 +64,7 @@ export class HotCounter<L extends string> {
   }
 
   inc(labels: Labels<L>, by = 1): void {
-    this.#seriesFor(labels).value += by;
+    this.#series.for(labels).value += by;
   }
 
   reset(): void {
@@ -83,31 +93,22 @@ interface HistogramSeries<L extends string> {
 export class HotHistogram<L extends string> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  readonly #series = new Map<string, HistogramSeries<L>>();
+  readonly #series: SeriesTable<L, HistogramSeries<L>>;
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly L[],
+    labelNames: readonly L[],
     private readonly buckets: readonly number[],
     registry: Registry,
   ) {
+    this.#series = new SeriesTable(labelNames, (labels) => ({ labels, counts: new Array<number>(buckets.length + 1).fill(0), sum: 0, count: 0 }));
     registry.registerMetric(this as unknown as Metric);
-  }
-
-  #seriesFor(labels: Labels<L>): HistogramSeries<L> {
-    const key = seriesKey(this.labelNames, labels);
-    let series = this.#series.get(key);
-    if (!series) {
-      series = { labels: { ...labels }, counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
-      this.#series.set(key, series);
-    }
-    return series;
   }
 
   /** A series bound once, for the hot path; `observe` takes seconds. */
   labels(labels: Labels<L>): { observe(value: number): void } {
-    const series = this.#seriesFor(labels);
+    const series = this.#series.for(labels);
     const buckets = this.buckets;
     return {
       observe(value: number) {
@@ -122,7 +123,7 @@ export class HotHistogram<L extends string> {
 
   /** Makes the series exist at zero. */
   zero(labels: Labels<L>): void {
-    this.#seriesFor(labels);
+    this.#series.for(labels);
   }
 
   reset(): void {
