@@ -75,6 +75,9 @@ function inListMatcher(conditions: MongoQuery): MatchConditions | null {
 
 const conditionsMatcher = (conditions: MongoQuery): MatchConditions => inListMatcher(conditions) ?? (mongoQueryMatcher(conditions) as MatchConditions);
 
+/** The ability /v1/check decides with; the policy test runner builds the same one. */
+export const createCheckAbility = (rules: CompiledRule[]): MongoAbility => createMongoAbility(rules, { conditionsMatcher });
+
 /**
  * The latest version read from PostgreSQL per company, and when the read started (so a
  * confirmation never claims to be newer than the data it saw). Trusted for the same
@@ -112,7 +115,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
   const entryFor = (rules: CompiledRule[], version: string): PrincipalAbility => ({
-    ability: createMongoAbility(rules, { conditionsMatcher }),
+    ability: createCheckAbility(rules),
     rules,
     version: BigInt(version),
     versionText: version,

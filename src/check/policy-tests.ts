@@ -1,7 +1,7 @@
-import { createMongoAbility } from '@casl/ability';
 import type { Policies, PolicyTestSuite } from '../policy/catalog.js';
 import { compileStoredPrincipal, type ProjectGrantFact } from '../policy/compiler.js';
 import type { StoredPermission } from '../policy/types.js';
+import { createCheckAbility } from './abilities.js';
 import { decide, parseQuestion } from './decide.js';
 
 export interface PolicyCaseResult {
@@ -37,7 +37,7 @@ export function runPolicySuite(policies: Policies, suite: PolicyTestSuite): Poli
     companyRolePermissions: role === 'admin' ? null : (suite.companyRoles?.[role] ?? null),
     projectGrants: grants,
   });
-  const ability = createMongoAbility(rules);
+  const ability = createCheckAbility(rules);
 
   return suite.cases.map((testCase, index) => {
     const target = testCase.resource.id ?? testCase.resource.attributes?.projectId ?? '';
