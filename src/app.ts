@@ -9,8 +9,6 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { loadPolicies, type Policies } from './policy/catalog.js';
 import { openStore, type Store } from './store/database.js';
 import { migrateToLatest } from './store/migrator.js';
-import { loadPrincipalFacts } from './store/principal-facts.js';
-import { readPolicyVersion } from './store/versions.js';
 import { createAuth } from './auth/auth.js';
 import { authRoutes, createAuthRouter } from './auth/routes.js';
 import { adminRoutes, createAdminRouter } from './admin/router.js';
@@ -22,6 +20,7 @@ import { createCheckService } from './check/service.js';
 import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './check/policy-bus.js';
 import { connectRedis } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
+import { storeSource } from './check/source.js';
 import { buildOpenApi } from './http/openapi.js';
 import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
 
@@ -89,10 +88,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
 
     const abilities = createAbilityProvider({
       policies,
-      source: {
-        readVersion: (companyId) => readPolicyVersion(store.db, companyId),
-        loadPrincipal: (companyId, userId) => loadPrincipalFacts(store.db, companyId, userId),
-      },
+      source: storeSource(store.db),
       rulesCache,
       bus,
       maxEntries: config.CACHE_MAX_ENTRIES,

@@ -5,9 +5,9 @@ import type { Auth, TokenClaims } from '../auth/auth.js';
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors.js';
 import type { Catalog, Policies } from '../policy/catalog.js';
 import { compileStoredPrincipal } from '../policy/compiler.js';
-import type { StoredPermission } from '../policy/types.js';
 import type { Database } from '../store/schema.js';
 import { loadPrincipalFacts, loadPrincipalFactsIn, type LoadedPrincipal } from '../store/principal-facts.js';
+import { describeLacking, lackingDecisions, type HeldDecision } from './escalation.js';
 
 export type Caller = TokenClaims;
 
@@ -25,6 +25,8 @@ export interface CallerRights {
   /** Null when the caller has no membership at all in the company. */
   membership: LoadedPrincipal['membership'];
   ability: MongoAbility;
+  /** The projects the caller holds a role on, directly or through a team. */
+  grantedProjects: readonly string[];
   /** The company's policy version the rights were read at. */
   version: string;
 }
@@ -32,7 +34,8 @@ export interface CallerRights {
 export function rightsFrom(policies: Policies, caller: Caller, companyId: string, loaded: LoadedPrincipal): CallerRights {
   if (loaded.version === null) throw new NotFoundError(`company ${companyId} not found`);
   const ability = createMongoAbility(compileStoredPrincipal(policies, loaded));
-  return { caller, companyId, membership: loaded.membership, ability, version: loaded.version };
+  const grantedProjects = [...new Set(loaded.projectGrants.map((g) => g.projectId))];
+  return { caller, companyId, membership: loaded.membership, ability, grantedProjects, version: loaded.version };
 }
 
 export async function loadRights(db: Kysely<Database> | Transaction<Database>, policies: Policies, caller: Caller, companyId: string): Promise<CallerRights> {
@@ -81,25 +84,11 @@ export function isAdmin(rights: CallerRights): boolean {
 }
 
 /**
- * Whether the caller holds `permission` themselves: on every field it names (all of the
- * subject's fields when it names none), and on every project unless `projectId` narrows
- * it to one. Asked on an object without attributes, a rule scoped to some projects does
- * not count: holding a permission on one project is not holding it company-wide.
+ * D23: outside the admin role (admins give everything but ownership), a caller gives only
+ * decisions they hold themselves. Throws 403 naming what they lack.
  */
-export function holdsPermission(rights: CallerRights, catalog: Catalog, permission: StoredPermission, projectId?: string): boolean {
-  if (permission.inverted) return true; // a restriction gives nobody anything
-  const spec = catalog.subjects[permission.subject];
-  if (!spec) return false;
-  const attributes = projectId !== undefined && spec.projectAttribute ? { [spec.projectAttribute]: projectId } : {};
-  const fields: Array<string | undefined> = permission.fields ?? spec.fields ?? [undefined];
-  return fields.every((field) => can(rights, { action: permission.action, subject: permission.subject, attributes, ...(field ? { field } : {}) }));
-}
-
-/**
- * No privilege escalation: outside the admin role, a caller may only hand out (in a role
- * or a grant) permissions they hold themselves. Returns those they lack.
- */
-export function permissionsBeyond(rights: CallerRights, catalog: Catalog, permissions: readonly StoredPermission[], projectId?: string): StoredPermission[] {
-  if (isAdmin(rights)) return [];
-  return permissions.filter((permission) => !holdsPermission(rights, catalog, permission, projectId));
+export function assertHolds(rights: CallerRights, catalog: Catalog, decisions: readonly HeldDecision[], message: string, details: Record<string, unknown> = {}): void {
+  if (isAdmin(rights)) return;
+  const lacking = lackingDecisions(catalog, rights.ability, decisions);
+  if (lacking.length) throw new ForbiddenError(message, { ...details, lacking: describeLacking(catalog, lacking) });
 }

@@ -1,9 +1,10 @@
 import type { Kysely, Transaction } from 'kysely';
-import { NotFoundError } from '../errors.js';
+import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { Policies } from '../policy/catalog.js';
 import type { Database } from '../store/schema.js';
 import { bumpPolicyVersion, lockCompany } from '../store/versions.js';
-import { loadRights, type Caller, type CallerRights } from './context.js';
+import { isAdmin, loadRights, type Caller, type CallerRights } from './context.js';
+import { decisionGrid, describeLacking, gainedDecisions } from './escalation.js';
 
 export interface AuditEntry {
   action: string;
@@ -39,6 +40,28 @@ export interface WriteOptions {
    *   PUT sent twice, a retry after a lost answer) keeps the version and the caches.
    */
   bump?: 'always' | 'never' | 'on-change';
+  /**
+   * D23: nobody widens their own rights. After a write that moved the version, the caller's
+   * rights are read again in the same transaction and the write is refused (rolled back)
+   * if they gained anything, except an admin's own application and developer access (D12).
+   * `may-grow` only where a rule gives the caller something by design: accepting an
+   * invitation, and the project-admin role a project's creator receives (D15).
+   */
+  ownRights?: 'may-grow';
+}
+
+/** D12: what an admin may give themself. */
+const ADMIN_SELF_GRANTS: ReadonlySet<string> = new Set(['Application', 'Builder']);
+
+async function assertOwnRightsKept(trx: Transaction<Database>, policies: Policies, caller: Caller, before: CallerRights): Promise<void> {
+  const after = await loadRights(trx, policies, caller, before.companyId);
+  const grid = decisionGrid(policies.catalog, [...before.grantedProjects, ...after.grantedProjects]);
+  const gained = gainedDecisions(policies.catalog, before.ability, after.ability, grid).filter((d) => !(isAdmin(before) && ADMIN_SELF_GRANTS.has(d.subject)));
+  if (gained.length) {
+    throw new ForbiddenError('nobody widens their own rights (D23): another member who holds these may give them to you', {
+      lacking: describeLacking(policies.catalog, gained),
+    });
+  }
 }
 
 /** Appends audit entries in the caller's transaction, so the log and the change commit together. */
@@ -66,7 +89,8 @@ export async function insertAudit(trx: Transaction<Database>, companyId: string,
  *    serialises concurrent writers (two admins demoting each other see each other's result);
  * 2. loads the caller's rights inside the same transaction, after the lock;
  * 3. runs `work`, which starts with its permission assertion;
- * 4. writes the audit entries and commits, then announces the new version to every instance.
+ * 4. refuses the write if it widened the caller's own rights (D23);
+ * 5. writes the audit entries and commits, then announces the new version to every instance.
  */
 export async function writeCompany<T>(
   deps: WriteDeps,
@@ -88,6 +112,7 @@ export async function writeCompany<T>(
       version = (await bumpPolicyVersion(trx, companyId)) ?? version;
     };
     const result = await work({ trx, rights, audit: (entry) => entries.push(entry), changing });
+    if (bumped && options.ownRights !== 'may-grow' && rights.membership?.status === 'active') await assertOwnRightsKept(trx, deps.policies, caller, rights);
     await insertAudit(trx, companyId, caller.sub, version!, entries);
     return { result, version: version!, bumped };
   });

@@ -3,15 +3,18 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js';
 import type { Policies } from '../policy/catalog.js';
-import type { LoadedPrincipal } from '../store/principal-facts.js';
+import type { CompanyProjects, LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
 import { LruCache } from './lru.js';
+import { createProjectSets, NO_PROJECTS, type ProjectSet } from './project-sets.js';
 import type { PolicyBus } from './policy-bus.js';
 import type { RulesCache } from './rules-cache.js';
 
 export interface PrincipalAbility {
   readonly ability: MongoAbility;
   readonly rules: readonly CompiledRule[];
+  /** The company's registered projects at `version` (D15): one Set shared by the company's principals at that version. */
+  readonly projects: ReadonlySet<string>;
   /** Policy version of the data the rules were compiled from. */
   readonly version: bigint;
   readonly versionText: string;
@@ -19,16 +22,23 @@ export interface PrincipalAbility {
   validatedAt: number;
 }
 
-/** What the provider needs from the store: two narrow reads, so tests and the bench can wrap them. */
+/** What the provider needs from the store: narrow reads, so tests and the bench can wrap them. */
 export interface PrincipalSource {
   readVersion(companyId: string): Promise<string | null>;
-  loadPrincipal(companyId: string, userId: string): Promise<LoadedPrincipal>;
+  /** The principal's facts in one snapshot, with the company's project ids unless the snapshot is at `projectsUnlessAt` (null: always). */
+  loadPrincipal(companyId: string, userId: string, projectsUnlessAt: string | null): Promise<LoadedPrincipal>;
+  /** The company's project ids and the version they were read at, in one snapshot. */
+  loadProjects(companyId: string): Promise<CompanyProjects>;
 }
 
 export interface AbilityProvider {
   /** The cached ability when it can be trusted as is; no I/O, for the hot path. */
   peek(companyId: string, userId: string, minVersion: bigint | undefined): PrincipalAbility | undefined;
-  /** Loads (or re-validates) through L2 and PostgreSQL; concurrent callers for one principal share one load. */
+  /**
+   * Loads (or re-validates) through L2 and PostgreSQL; concurrent callers for one principal
+   * share one load. Never answers from a version older than `minVersion` or than the newest
+   * this instance has heard of: UnavailableError instead.
+   */
   load(companyId: string, userId: string, minVersion: bigint | undefined): Promise<PrincipalAbility>;
   get(companyId: string, userId: string, minVersion: bigint | undefined): Promise<PrincipalAbility> | PrincipalAbility;
   clear(): void;
@@ -99,11 +109,40 @@ function createConfirmations(maxStalenessMs: number) {
   };
 }
 
+/** One load of one principal, numbered as loads start: a caller knows whether it started after it was called. */
+interface Flight {
+  readonly id: number;
+  readonly result: Promise<Loaded>;
+}
+
+interface Loaded {
+  readonly entry: PrincipalAbility;
+  /** False for a cached entry answering because PostgreSQL could not be read: nothing says its version is the store's. */
+  readonly current: boolean;
+}
+
+/** The refusal of a load that read the store after the caller's floor was known and found an older version. */
+function storeBehind(currentVersion: string, floor: bigint, minVersion: bigint | undefined): UnavailableError {
+  if (minVersion === floor) {
+    return new UnavailableError(`the company's policy version is ${currentVersion}, older than the minVersion ${minVersion} asked for`, {
+      currentVersion,
+      minVersion: String(minVersion),
+    });
+  }
+  return new UnavailableError(`the company's policy version in the store is ${currentVersion}, older than version ${floor} announced to this instance`, {
+    currentVersion,
+    announcedVersion: String(floor),
+  });
+}
+
 export function createAbilityProvider(options: AbilityProviderOptions): AbilityProvider {
   const { policies, source, rulesCache, bus, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const l1 = new LruCache<PrincipalAbility>(options.maxEntries);
-  const inFlight = new Map<string, Promise<PrincipalAbility>>();
+  const inFlight = new Map<string, Flight>();
+  let flightsStarted = 0;
+  const projectSets = createProjectSets(options.maxEntries);
+  const projectLoads = new Map<string, Promise<ProjectSet>>();
   const confirmed = createConfirmations(options.maxStalenessMs);
   const clear = () => {
     l1.clear();
@@ -114,13 +153,20 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
-  const entryFor = (rules: CompiledRule[], version: string): PrincipalAbility => ({
+  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string): PrincipalAbility => ({
     ability: createCheckAbility(rules),
     rules,
+    projects,
     version: BigInt(version),
     versionText: version,
     validatedAt: now(),
   });
+
+  /** Loads finish in any order (a degraded answer, a reconnect's clear): an older entry never replaces a newer one. */
+  const remember = (companyId: string, userId: string, entry: PrincipalAbility) => {
+    const held = l1.peek(companyId, userId);
+    if (held === undefined || held.version <= entry.version) l1.set(companyId, userId, entry);
+  };
 
   /** The oldest version an answer may come from: what the caller asks for and what this instance has heard of. */
   const floorFor = (companyId: string, minVersion: bigint | undefined): bigint => {
@@ -166,73 +212,156 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     }
   }
 
-  async function loadFresh(companyId: string, userId: string, minVersion: bigint | undefined): Promise<PrincipalAbility> {
-    const cached = l1.get(companyId, userId);
-    const floor = floorFor(companyId, minVersion);
+  /** Every project set read from PostgreSQL is shared in process and offered to other instances through L2. */
+  function shareProjects(companyId: string, version: string, ids: readonly string[]): ReadonlySet<string> {
+    const shared = projectSets.share(companyId, version, ids);
+    rulesCache?.setProjects(companyId, version, ids).catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
+    return shared;
+  }
+
+  /** The company's project set as PostgreSQL has it now; concurrent callers for one company share one read. */
+  function currentProjects(companyId: string): Promise<ProjectSet> {
+    let pending = projectLoads.get(companyId);
+    if (pending === undefined) {
+      const read = source.loadProjects(companyId).then((found) => {
+        const version = found.version ?? '0';
+        return { version, ids: found.version === null ? NO_PROJECTS : shareProjects(companyId, version, found.ids) };
+      });
+      pending = read.finally(() => {
+        if (projectLoads.get(companyId) === pending) projectLoads.delete(companyId);
+      });
+      projectLoads.set(companyId, pending);
+    }
+    return pending;
+  }
+
+  /** The project set at exactly `version`, for rules found in L2 at that version; undefined when the store has moved on. */
+  async function projectsAt(companyId: string, version: string): Promise<ReadonlySet<string> | undefined> {
+    const held = projectSets.at(companyId, version);
+    if (held) return held;
+    let read: ProjectSet;
+    try {
+      read = await currentProjects(companyId);
+    } catch {
+      metrics.dependencyErrors.inc({ dependency: 'postgres' });
+      throw new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
+    }
+    return read.version === version ? read.ids : undefined;
+  }
+
+  /** With PostgreSQL away, rules from L2 answer only with the project set of their own version (from L2 too). */
+  async function degradedFromL2(companyId: string, l2: { version: string; rules: CompiledRule[] } | null): Promise<PrincipalAbility | undefined> {
+    if (!l2) return undefined;
+    let projects = projectSets.at(companyId, l2.version);
+    if (!projects && rulesCache) {
+      const stored = await rulesCache.getProjects(companyId).catch(() => {
+        metrics.dependencyErrors.inc({ dependency: 'redis' });
+        return null;
+      });
+      if (stored?.version === l2.version) projects = projectSets.share(companyId, stored.version, stored.ids);
+    }
+    return projects ? entryFor(l2.rules, projects, l2.version) : undefined;
+  }
+
+  async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
+    const cached = l1.peek(companyId, userId);
     const started = now();
 
-    let currentVersion: string | null;
+    let version: string;
     const l2Promise = cached ? null : fromL2(companyId, userId);
     try {
-      currentVersion = await source.readVersion(companyId);
-      confirmed.note(companyId, currentVersion ?? '0', started);
+      version = (await source.readVersion(companyId)) ?? '0';
+      confirmed.note(companyId, version, started);
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
-      // PostgreSQL is away: an entry already cached may still answer (degraded), if new enough.
-      const l2Hit = cached ? null : await (l2Promise ?? fromL2(companyId, userId));
-      const fallback = cached ?? (l2Hit ? entryFor(l2Hit.rules, l2Hit.version) : undefined);
-      if (fallback && fallback.version >= floor) {
+      // PostgreSQL is away: an entry already cached may still answer (degraded), if new enough for its caller.
+      const fallback = cached ?? (await degradedFromL2(companyId, await l2Promise));
+      if (fallback) {
         logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
-        return fallback;
+        return { entry: fallback, current: false };
       }
       throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
     }
 
-    const version = currentVersion ?? '0';
     if (cached && cached.versionText === version) {
       cached.validatedAt = now();
       metrics.staleRefreshes.inc({ result: 'kept' });
-      return cached;
+      return { entry: cached, current: true };
     }
     if (cached) metrics.staleRefreshes.inc({ result: 'reloaded' });
 
     const l2 = l2Promise ? await l2Promise : null;
     if (l2 && l2.version === version) {
-      const entry = entryFor(l2.rules, l2.version);
-      l1.set(companyId, userId, entry);
-      return entry;
+      const projects = await projectsAt(companyId, version);
+      if (projects) {
+        const entry = entryFor(l2.rules, projects, l2.version);
+        remember(companyId, userId, entry);
+        return { entry, current: true };
+      }
     }
+    return { entry: await loadFromStore(companyId, userId, started), current: true };
+  }
 
+  async function loadFromStore(companyId: string, userId: string, started: number): Promise<PrincipalAbility> {
+    // The set held when the load starts: the loader skips the project list when its snapshot is at that version.
+    const held = projectSets.newest(companyId);
     let loaded: LoadedPrincipal;
     const loadStarted = now();
     try {
-      loaded = await source.loadPrincipal(companyId, userId);
-    } catch (error) {
+      loaded = await source.loadPrincipal(companyId, userId, held?.version ?? null);
+    } catch {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
       throw new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
     }
-    const rules = compileStoredPrincipal(policies, loaded);
     const loadedVersion = loaded.version ?? '0';
+    let projects: ReadonlySet<string>;
+    if (loaded.version === null) projects = NO_PROJECTS;
+    else if (loaded.projectIds) projects = shareProjects(companyId, loadedVersion, loaded.projectIds);
+    else if (held?.version === loadedVersion) projects = held.ids;
+    else throw new Error(`the loader left out the project list of version ${loadedVersion}`);
+    const rules = compileStoredPrincipal(policies, loaded);
     confirmed.note(companyId, loadedVersion, loadStarted);
-    const entry = entryFor(rules, loadedVersion);
+    const entry = entryFor(rules, projects, loadedVersion);
     metrics.compileDuration.observe((now() - started) / 1000);
-    l1.set(companyId, userId, entry);
+    remember(companyId, userId, entry);
     if (rulesCache && loaded.version !== null) {
       rulesCache.set(companyId, userId, loadedVersion, rules).catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
     }
     return entry;
   }
 
-  function load(companyId: string, userId: string, minVersion: bigint | undefined): Promise<PrincipalAbility> {
-    const key = `${companyId} ${userId}`;
-    const pending = inFlight.get(key);
-    // A load already under way serves this caller too, unless it may be older than the caller needs.
-    if (pending && minVersion === undefined) return pending;
-    const promise = loadFresh(companyId, userId, minVersion).finally(() => {
-      if (inFlight.get(key) === promise) inFlight.delete(key);
+  function startFlight(key: string, companyId: string, userId: string): Flight {
+    const id = flightsStarted++;
+    const result = loadFresh(companyId, userId).finally(() => {
+      if (inFlight.get(key)?.id === id) inFlight.delete(key);
     });
-    inFlight.set(key, promise);
-    return promise;
+    const flight = { id, result };
+    inFlight.set(key, flight);
+    return flight;
+  }
+
+  /**
+   * Joins the principal's load under way, or starts one, and hands out its entry only when
+   * it is at least as new as the caller's floor. A load that started before this call may
+   * have read PostgreSQL before the version the caller must see was committed (a revoke
+   * announced meanwhile): then one more load, started after this call, decides. Writers
+   * announce after their commit, and a client has its minVersion from a committed write, so
+   * a load started after the call that still finds an older version means the store has not
+   * reached the floor: 503, never the older data.
+   */
+  async function load(companyId: string, userId: string, minVersion: bigint | undefined): Promise<PrincipalAbility> {
+    const key = `${companyId} ${userId}`;
+    const floor = floorFor(companyId, minVersion);
+    const calledAt = flightsStarted;
+    // Two rounds at most: once the joined load is done, any load under way started after this call.
+    for (let round = 0; round < 2; round++) {
+      const flight = inFlight.get(key) ?? startFlight(key, companyId, userId);
+      const { entry, current } = await flight.result;
+      if (entry.version >= floor) return entry;
+      if (!current) throw new UnavailableError('the policy store is unreachable and nothing cached is new enough', { dependency: 'postgres' });
+      if (flight.id >= calledAt) throw storeBehind(entry.versionText, floor, minVersion);
+    }
+    throw new UnavailableError(`no load of the principal reached version ${floor}`);
   }
 
   return {

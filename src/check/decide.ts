@@ -30,11 +30,10 @@ type ResourceObject = Record<string, unknown>;
  * reads by default, rather than `subject(type, …)`, which defines a property on every
  * object (a runtime call that showed in the warm-path profile).
  */
-function resourceObject(catalog: Catalog, resource: CheckResource): ResourceObject {
-  const object = new (vocabularyOf(catalog).resourceClasses.get(resource.type)!)();
-  const attributes = catalog.subjects[resource.type]?.attributes;
-  if (attributes && resource.attributes) {
-    for (const name of attributes) {
+function resourceObject(type: TypeInfo, resource: CheckResource): ResourceObject {
+  const object = new type.resourceClass();
+  if (type.attributes && resource.attributes) {
+    for (const name of type.attributes) {
       const value = resource.attributes[name];
       if (value !== undefined) object[name] = value;
     }
@@ -43,18 +42,42 @@ function resourceObject(catalog: Catalog, resource: CheckResource): ResourceObje
   return object;
 }
 
-/** Takes one decision on a warm ability. Pure: the same ability and question give the same answer. */
-export function decide(catalog: Catalog, ability: MongoAbility, question: CheckQuestion): Decision {
-  const object = resourceObject(catalog, question.resource);
+/**
+ * Creating a project is the one question about a project that is not registered yet (the
+ * service that owns projects asks before it registers one), so it is not held to D15.
+ */
+export const isProjectCreation = (action: string, type: string): boolean => action === 'create' && type === 'Project';
+
+/**
+ * Why an allow on a project-scoped resource does not stand (D15), or null when it does: the
+ * project must be registered in the company, and a question that names no project is about
+ * none of them. Asked only after a rule allowed: a deny costs nothing more.
+ */
+function unregisteredProject(attribute: string, question: CheckQuestion, object: ResourceObject, projects: ReadonlySet<string>): string | null {
+  if (isProjectCreation(question.action, question.resource.type)) return null;
+  const project = object[attribute];
+  if (project === undefined) return `the check names no project (${attribute === 'id' ? 'resource.id' : `resource.attributes.${attribute}`})`;
+  return projects.has(project as string) ? null : `project ${String(project)} is not registered in the company`;
+}
+
+/**
+ * Takes one decision on a warm ability and the company's registered projects at the same
+ * version. Pure: the same ability, projects and question give the same answer.
+ */
+export function decide(catalog: Catalog, ability: MongoAbility, projects: ReadonlySet<string>, question: CheckQuestion): Decision {
+  const type = vocabularyOf(catalog).types.get(question.resource.type)!;
+  const object = resourceObject(type, question.resource);
   const rule = ability.relevantRuleFor(question.action, object, question.field);
   if (rule === null) {
     return { allowed: false, reason: `no rule allows ${question.action} ${question.resource.type}${question.field ? ` (${question.field})` : ''}` };
   }
-  let reason = rule.reason ?? (rule.inverted ? 'a rule forbids it' : 'a rule allows it');
-  if (reason.includes(PROJECT_PLACEHOLDER)) {
-    const attribute = catalog.subjects[question.resource.type]?.projectAttribute;
-    reason = reason.replace(PROJECT_PLACEHOLDER, String(attribute ? object[attribute] : ''));
+  const attribute = type.projectAttribute;
+  if (attribute !== undefined && !rule.inverted) {
+    const unregistered = unregisteredProject(attribute, question, object, projects);
+    if (unregistered !== null) return { allowed: false, reason: unregistered };
   }
+  let reason = rule.reason ?? (rule.inverted ? 'a rule forbids it' : 'a rule allows it');
+  if (reason.includes(PROJECT_PLACEHOLDER)) reason = reason.replace(PROJECT_PLACEHOLDER, String(attribute ? object[attribute] : ''));
   return { allowed: !rule.inverted, reason };
 }
 
@@ -121,13 +144,21 @@ function resourceClass(type: string): new () => ResourceObject {
   } as unknown as new () => ResourceObject;
 }
 
+/** What a decision needs to know of a subject type, looked up once per decision. */
+interface TypeInfo {
+  readonly resourceClass: new () => ResourceObject;
+  readonly attributes: readonly string[] | undefined;
+  /** The attribute naming the resource's project, for project-scoped types. */
+  readonly projectAttribute: string | undefined;
+}
+
 interface Vocabulary {
   actions: ReadonlySet<string>;
   fields: ReadonlySet<string>;
-  resourceClasses: ReadonlyMap<string, new () => ResourceObject>;
+  types: ReadonlyMap<string, TypeInfo>;
 }
 
-/** Every action and field the catalog names, and a class per subject type: computed once per catalog. */
+/** Every action and field the catalog names, and what a decision needs per subject type: computed once per catalog. */
 const vocabularies = new WeakMap<Catalog, Vocabulary>();
 function vocabularyOf(catalog: Catalog): Vocabulary {
   let vocabulary = vocabularies.get(catalog);
@@ -136,7 +167,9 @@ function vocabularyOf(catalog: Catalog): Vocabulary {
     vocabulary = {
       actions: new Set(specs.flatMap((s) => s.actions)),
       fields: new Set(specs.flatMap((s) => s.fields ?? [])),
-      resourceClasses: new Map(Object.keys(catalog.subjects).map((type) => [type, resourceClass(type)])),
+      types: new Map(
+        Object.entries(catalog.subjects).map(([type, spec]) => [type, { resourceClass: resourceClass(type), attributes: spec.attributes, projectAttribute: spec.projectAttribute }]),
+      ),
     };
     vocabularies.set(catalog, vocabulary);
   }

@@ -30,6 +30,11 @@ export class LruCache<V> {
     return slot.value;
   }
 
+  /** The value without marking it used: for looks that are not hits (comparing before a set). */
+  peek(group: string, key: string): V | undefined {
+    return this.#groups.get(group)?.get(key)?.value;
+  }
+
   set(group: string, key: string, value: V): void {
     // Room is made before the new entry goes in, so it is never its own victim.
     if (!this.delete(group, key) && this.#order.size >= this.maxEntries) this.#evictOne();

@@ -15,7 +15,11 @@ export interface PolicyCaseResult {
   passed: boolean;
 }
 
-/** Runs one suite of policy cases through the same compiler and decision function as /v1/check. */
+/**
+ * Runs one suite of policy cases through the same compiler and decision function as
+ * /v1/check, in a company whose registered projects are the suite's `projects` (by
+ * default the projects its grants name).
+ */
 export function runPolicySuite(policies: Policies, suite: PolicyTestSuite): PolicyCaseResult[] {
   const role = suite.principal.role;
   const projectRoles = new Map<string, readonly StoredPermission[]>(policies.projectRoles.map((r) => [r.key, r.permissions]));
@@ -38,13 +42,14 @@ export function runPolicySuite(policies: Policies, suite: PolicyTestSuite): Poli
     projectGrants: grants,
   });
   const ability = createCheckAbility(rules);
+  const projects = new Set(suite.projects ?? grants.map((grant) => grant.projectId));
 
   return suite.cases.map((testCase, index) => {
     const target = testCase.resource.id ?? testCase.resource.attributes?.projectId ?? '';
     const label = `${testCase.action} ${testCase.resource.type}${target ? ` ${target}` : ''}${testCase.field ? ` (${testCase.field})` : ''}`;
     try {
       const question = parseQuestion(policies.catalog, testCase, `cases.${index}`, new Set(['action', 'resource', 'field', 'allowed']));
-      const decision = decide(policies.catalog, ability, question);
+      const decision = decide(policies.catalog, ability, projects, question);
       return { suite: suite.name, file: suite.file, index, label, expected: testCase.allowed, actual: decision.allowed, reason: decision.reason, passed: decision.allowed === testCase.allowed };
     } catch (error) {
       return { suite: suite.name, file: suite.file, index, label, expected: testCase.allowed, actual: null, reason: (error as Error).message, passed: false };

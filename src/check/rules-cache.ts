@@ -2,10 +2,16 @@ import { packRules, unpackRules, type PackRule } from '@casl/ability/extra';
 import type { Redis } from 'ioredis';
 import type { CompiledRule } from '../policy/compiler.js';
 
-/** L2: each principal's compiled rules, packed, stamped with the company policy version they were compiled at. */
+/**
+ * L2: each principal's compiled rules, packed, stamped with the company policy version they
+ * were compiled at; and each company's registered project ids, stamped the same way, once per
+ * company rather than in every principal's entry.
+ */
 export interface RulesCache {
   get(companyId: string, userId: string): Promise<{ version: string; rules: CompiledRule[] } | null>;
   set(companyId: string, userId: string, version: string, rules: CompiledRule[]): Promise<void>;
+  getProjects(companyId: string): Promise<{ version: string; ids: string[] } | null>;
+  setProjects(companyId: string, version: string, ids: readonly string[]): Promise<void>;
 }
 
 const TTL_SECONDS = 3600;
@@ -13,6 +19,7 @@ const TTL_SECONDS = 3600;
 export function createRedisRulesCache(redis: Redis, keyPrefix: string): RulesCache {
   // Ids are restricted to [A-Za-z0-9._:@-], so a space cannot occur inside either part.
   const key = (companyId: string, userId: string) => `${keyPrefix}rules:${companyId} ${userId}`;
+  const projectsKey = (companyId: string) => `${keyPrefix}projects:${companyId}`;
   return {
     async get(companyId, userId) {
       const raw = await redis.get(key(companyId, userId));
@@ -22,6 +29,15 @@ export function createRedisRulesCache(redis: Redis, keyPrefix: string): RulesCac
     },
     async set(companyId, userId, version, rules) {
       await redis.set(key(companyId, userId), JSON.stringify({ v: version, r: packRules(rules) }), 'EX', TTL_SECONDS);
+    },
+    async getProjects(companyId) {
+      const raw = await redis.get(projectsKey(companyId));
+      if (!raw) return null;
+      const parsed = JSON.parse(raw) as { v: string; p: string[] };
+      return { version: parsed.v, ids: parsed.p };
+    },
+    async setProjects(companyId, version, ids) {
+      await redis.set(projectsKey(companyId), JSON.stringify({ v: version, p: ids }), 'EX', TTL_SECONDS);
     },
   };
 }

@@ -24,7 +24,11 @@ export function createCheckSchemas(catalog: Catalog) {
     ])
     .describe('exactly one of id and token');
   const consistency = z
-    .strictObject({ minVersion: version.optional().describe('answer from data at least this new (a write answered it as version)') })
+    .strictObject({
+      minVersion: version
+        .optional()
+        .describe('answer from data at least this new (a write answered it as version); 503 unavailable, with details.currentVersion, while the company has not reached it'),
+    })
     .optional();
   const resource = z.strictObject({
     type: z.enum(subjects),
@@ -73,7 +77,7 @@ export function createCheckSchemas(catalog: Catalog) {
     accessibleAnswer: z.object({
       version,
       kind: z.enum(['all', 'none', 'some', 'conditional']),
-      ids: z.array(z.string()).optional().describe("with kind some: the ids (Project)"),
+      ids: z.array(z.string()).optional().describe('with kind some: the ids (Project: only projects registered in the company)'),
       filter: z.record(z.string(), z.unknown()).optional().describe('with kind conditional: a MongoDB-style condition tree on the resource attributes'),
     }),
   };

@@ -1,11 +1,13 @@
-import { packRules } from '@casl/ability/extra';
-import { rulesToCondition } from '@casl/ability/extra';
+import { createMongoAbility } from '@casl/ability';
+import { packRules, rulesToCondition } from '@casl/ability/extra';
 import type { Catalog } from '../policy/catalog.js';
+import type { CompiledRule } from '../policy/compiler.js';
 import { ID_PATTERN } from '../policy/catalog.js';
 import { InvalidRequestError } from '../errors.js';
 import type { AbilityProvider, PrincipalAbility } from './abilities.js';
 import { MAX_BATCH, VERSION_PATTERN } from './schemas.js';
 import { decide, parseQuestion, QUESTION_KEYS, type CheckQuestion, type Decision } from './decide.js';
+import { exportedRules } from './exported-rules.js';
 
 /** Verifies an end user's JWT and returns its subject; throws UnauthenticatedError. */
 export type VerifyToken = (token: string) => Promise<{ sub: string }>;
@@ -96,7 +98,7 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       }
       const questions = checks.map((item, i) => parseQuestion(catalog, item, `checks.${i}`));
       const entry = await abilityFor(companyId, userId, minVersion);
-      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, q)) };
+      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q)) };
     },
 
     async rules(companyIdRaw: unknown, userIdRaw: unknown, format: unknown, minVersionRaw: unknown) {
@@ -105,7 +107,8 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       if (format !== undefined && format !== 'raw' && format !== 'packed') invalid('format must be "raw" or "packed"', 'format');
       const minVersion = minVersionRaw === undefined ? undefined : parseMinVersion({ minVersion: minVersionRaw });
       const entry = await abilities.get(companyId, userId, minVersion);
-      return { version: entry.versionText, rules: format === 'packed' ? packRules([...entry.rules]) : entry.rules };
+      const rules = exportedRules(catalog, entry.rules, entry.projects);
+      return { version: entry.versionText, rules: format === 'packed' ? packRules(rules) : rules };
     },
 
     async accessible(rawBody: unknown) {
@@ -115,7 +118,7 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       const spec = catalog.subjects[resourceType]!;
       if (typeof action !== 'string' || !spec.actions.includes(action)) return invalid(`action must be an action of ${resourceType}`, 'action');
       const entry = await abilityFor(companyId, userId, minVersion);
-      return { version: entry.versionText, ...accessibleOf(entry, action, resourceType, spec.projectAttribute) };
+      return { version: entry.versionText, ...accessibleOf(exportedRules(catalog, entry.rules, entry.projects), action, resourceType, spec.projectAttribute) };
     },
   };
 }
@@ -124,20 +127,22 @@ export type CheckService = ReturnType<typeof createCheckService>;
 
 /** One decision with the version it was taken at; a plain function, so an L1 hit allocates no closure. */
 function checkAnswer(catalog: Catalog, entry: PrincipalAbility, question: CheckQuestion): CheckAnswer {
-  const decision = decide(catalog, entry.ability, question);
+  const decision = decide(catalog, entry.ability, entry.projects, question);
   return { allowed: decision.allowed, reason: decision.reason, version: entry.versionText };
 }
 
 type MongoCondition = Record<string, unknown>;
 
 /**
- * Which resources of a type the principal may act on. CASL's rulesToCondition flattens
- * the rules (inverted ones included) into one condition tree; for Project, whose ids
- * Castellan knows, a tree of `id $in` lists is turned into the list itself.
+ * Which resources of a type the principal may act on, read from the exported rules (so it
+ * agrees with a service deciding on them, and with /v1/check). CASL's rulesToCondition
+ * flattens the rules (inverted ones included) into one condition tree; for Project, whose
+ * ids Castellan knows, a tree of `id $in` lists is turned into the list itself.
  */
-function accessibleOf(entry: PrincipalAbility, action: string, resourceType: string, projectAttribute: string | undefined) {
-  const condition = rulesToCondition<typeof entry.ability, MongoCondition, MongoCondition>(
-    entry.ability.rulesFor(action, resourceType),
+function accessibleOf(rules: CompiledRule[], action: string, resourceType: string, projectAttribute: string | undefined) {
+  const ability = createMongoAbility(rules);
+  const condition = rulesToCondition<typeof ability, MongoCondition, MongoCondition>(
+    ability.rulesFor(action, resourceType),
     (rule) => (rule.inverted ? { $nor: [rule.conditions ?? {}] } : (rule.conditions ?? {})) as MongoCondition,
     {
       and: (conditions) => (conditions.length === 1 ? conditions[0]! : { $and: conditions }),

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { actionsInScope, scopeOfCompanyRole, type PermissionScope } from './scopes.js';
 import { CREATOR_PROJECT_ROLE, type CompanyRole, type StoredPermission } from './types.js';
 
 /** The compiler's vocabulary, loaded from `policies/catalog.json`. */
@@ -9,8 +10,14 @@ export interface Catalog {
   subjects: Record<string, SubjectSpec>;
   /** Which subjects and actions a project role may name. */
   projectRolePermissions: Record<string, string[]>;
-  /** Which subjects a company role may name (Company, Application and Builder come from tags and grants). */
-  companyRoleSubjects: string[];
+  /**
+   * Which subjects and actions a company role may name: company-level ones only (D9); what a
+   * user does inside a project comes from project roles (D18). Company, Application and
+   * Builder come from the owner tag and the access grants.
+   */
+  companyRolePermissions: Record<string, string[]>;
+  /** What the admin role names beyond a company role's vocabulary: admins manage every project (D18). */
+  adminRolePermissions: Record<string, string[]>;
 }
 
 export interface SubjectSpec {
@@ -60,7 +67,8 @@ const catalogSchema = z
   .strictObject({
     subjects: z.record(name, subjectSpecSchema),
     projectRolePermissions: z.record(name, z.array(name)),
-    companyRoleSubjects: z.array(name),
+    companyRolePermissions: z.record(name, z.array(name)),
+    adminRolePermissions: z.record(name, z.array(name)),
   })
   .superRefine((catalog, ctx) => {
     for (const [subject, spec] of Object.entries(catalog.subjects)) {
@@ -68,21 +76,23 @@ const catalogSchema = z
         ctx.addIssue({ code: 'custom', path: ['subjects', subject, 'projectAttribute'], message: 'must be one of the subject attributes' });
       }
     }
-    for (const [subject, actions] of Object.entries(catalog.projectRolePermissions)) {
-      const spec = catalog.subjects[subject];
-      if (!spec?.projectAttribute) {
+    for (const subject of Object.keys(catalog.projectRolePermissions)) {
+      if (catalog.subjects[subject] && !catalog.subjects[subject].projectAttribute) {
         ctx.addIssue({ code: 'custom', path: ['projectRolePermissions', subject], message: 'must be a project-scoped subject of the catalog' });
-        continue;
       }
-      actions.forEach((action, i) => {
-        if (!spec.actions.includes(action)) {
-          ctx.addIssue({ code: 'custom', path: ['projectRolePermissions', subject, i], message: `"${action}" is not an action of ${subject}` });
-        }
-      });
     }
-    catalog.companyRoleSubjects.forEach((subject, i) => {
-      if (!catalog.subjects[subject]) ctx.addIssue({ code: 'custom', path: ['companyRoleSubjects', i], message: `unknown subject "${subject}"` });
-    });
+    for (const key of ['projectRolePermissions', 'companyRolePermissions', 'adminRolePermissions'] as const) {
+      for (const [subject, actions] of Object.entries(catalog[key])) {
+        const spec = catalog.subjects[subject];
+        if (!spec) {
+          ctx.addIssue({ code: 'custom', path: [key, subject], message: `unknown subject "${subject}"` });
+          continue;
+        }
+        actions.forEach((action, i) => {
+          if (!spec.actions.includes(action)) ctx.addIssue({ code: 'custom', path: [key, subject, i], message: `"${action}" is not an action of ${subject}` });
+        });
+      }
+    }
   });
 
 export const permissionSchema = z.strictObject({
@@ -92,24 +102,27 @@ export const permissionSchema = z.strictObject({
   inverted: z.boolean().optional(),
 });
 
-/** Problems with one permission against the catalog; empty when it is valid. */
-export function permissionProblems(
-  catalog: Catalog,
-  permission: StoredPermission,
-  scope: 'company' | 'project',
-): string[] {
+const scopeNames: Record<PermissionScope, string> = { company: 'a company role', admin: 'the admin role', project: 'a project role' };
+
+/** Problems with one permission against the catalog for a role of `scope`; empty when it is valid. */
+export function permissionProblems(catalog: Catalog, permission: StoredPermission, scope: PermissionScope): string[] {
   const spec = catalog.subjects[permission.subject];
   if (!spec) return [`unknown subject "${permission.subject}"`];
-  const allowedActions = scope === 'project' ? catalog.projectRolePermissions[permission.subject] : spec.actions;
-  if (scope === 'company' && !catalog.companyRoleSubjects.includes(permission.subject)) {
-    return [`a company role cannot name ${permission.subject}`];
+  const allowedActions = actionsInScope(catalog, scope, permission.subject);
+  if (!allowedActions) {
+    const why = scope === 'project' ? '' : spec.projectAttribute ? ': what a user does inside a project comes from project roles (D18)' : '';
+    return [`${scopeNames[scope]} cannot name ${permission.subject}${why}`];
   }
-  if (!allowedActions) return [`a project role cannot name ${permission.subject}`];
   const problems: string[] = [];
-  if (!allowedActions.includes(permission.action)) problems.push(`"${permission.action}" is not allowed on ${permission.subject} in a ${scope} role`);
+  if (!allowedActions.includes(permission.action)) {
+    const why = scope !== 'project' && spec.projectAttribute ? ': what a user does inside a project comes from project roles (D18)' : '';
+    problems.push(`"${permission.action}" is not allowed on ${permission.subject} in ${scopeNames[scope]}${why}`);
+  }
   for (const field of permission.fields ?? []) {
     if (!spec.fields?.includes(field)) problems.push(`"${field}" is not a field of ${permission.subject}`);
   }
+  // D16, D17: a project role is a set of allows; a restriction in one would override other grants, even an admin's.
+  if (scope === 'project' && permission.inverted) problems.push('a project role only allows: inverted permissions are refused (D16)');
   return problems;
 }
 
@@ -124,7 +137,7 @@ const companyRolesSchema = (catalog: Catalog) =>
     .superRefine((roles, ctx) => {
       for (const [role, permissions] of Object.entries(roles)) {
         permissions.forEach((permission, i) => {
-          for (const message of permissionProblems(catalog, permission, 'company')) {
+          for (const message of permissionProblems(catalog, permission, scopeOfCompanyRole(role as CompanyRole))) {
             ctx.addIssue({ code: 'custom', path: [role, i], message });
           }
         });
@@ -173,6 +186,8 @@ export const policyTestSuiteSchema = z.strictObject({
   /** Per-company overrides of company-role permissions, as an admin would store them. */
   companyRoles: z.record(z.enum(['manager', 'editor', 'collaborator']), z.array(permissionSchema)).optional(),
   projectRoles: z.array(z.strictObject({ key: projectRoleKeySchema, name: z.string(), permissions: z.array(permissionSchema) })).optional(),
+  /** The projects registered in the company (D15); by default the projects the grants name. */
+  projects: z.array(z.string().regex(ID_PATTERN)).optional(),
   cases: z
     .array(
       z.strictObject({
@@ -183,6 +198,12 @@ export const policyTestSuiteSchema = z.strictObject({
       }),
     )
     .min(1),
+}).superRefine((suite, ctx) => {
+  // The store cannot hold a grant on a project that is not registered (grants go with their project).
+  if (!suite.projects) return;
+  suite.principal.grants.forEach((grant, i) => {
+    if (!suite.projects!.includes(grant.project)) ctx.addIssue({ code: 'custom', path: ['principal', 'grants', i, 'project'], message: `"${grant.project}" is not in projects` });
+  });
 });
 
 export type PolicyTestSuite = z.infer<typeof policyTestSuiteSchema> & { file: string; name: string };

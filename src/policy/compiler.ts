@@ -1,4 +1,5 @@
 import type { Catalog, Policies } from './catalog.js';
+import { permissionCounts, scopeOfCompanyRole } from './scopes.js';
 import type { CompanyRole, MembershipStatus, StoredPermission } from './types.js';
 
 /**
@@ -55,10 +56,13 @@ function companyRule(permission: StoredPermission, origin: string): CompiledRule
 /**
  * Compiles one principal's facts in one company into CASL rules.
  *
- * Order matters to CASL (a later rule wins over an earlier one): company-role rules
- * come first with their inverted rules right after what they restrict, then project
- * grants, so an inverted rule in a company role narrows that role and never takes
- * away what a project role grants (D17: a user's permissions are the union).
+ * Order matters to CASL (a later rule wins over an earlier one), and a role's decisions must
+ * not (D9): a company role's allows come first and its restrictions after all of them, so a
+ * restriction narrows its role wherever it is listed; then the owner tag and access grants,
+ * then project grants, so a company role's restriction never takes away what a project role
+ * grants (D17: a user's permissions are the union). Permissions a role of its kind may not
+ * hold (a project permission in a company role, a restriction in a project role) are
+ * skipped: writes refuse them, and rows stored before that rule decide nothing.
  * Nothing granted yields no rules, which CASL answers with deny (D20).
  */
 export function compileRules(catalog: Catalog, facts: PrincipalFacts): CompiledRule[] {
@@ -67,11 +71,10 @@ export function compileRules(catalog: Catalog, facts: PrincipalFacts): CompiledR
 
   const rules: CompiledRule[] = [];
   const roleOrigin = `company role ${membership.role}`;
-  for (const permission of facts.companyRolePermissions) {
-    // Stored permissions were validated on write; this guards against a catalog that shrank since.
-    if (!catalog.subjects[permission.subject]) continue;
-    rules.push(companyRule(permission, roleOrigin));
-  }
+  const scope = scopeOfCompanyRole(membership.role);
+  const counted = facts.companyRolePermissions.filter((permission) => permissionCounts(catalog, scope, permission));
+  for (const permission of counted) if (!permission.inverted) rules.push(companyRule(permission, roleOrigin));
+  for (const permission of counted) if (permission.inverted) rules.push(companyRule(permission, roleOrigin));
   if (membership.owner) rules.push({ action: 'delete', subject: 'Company', reason: 'owner tag allows delete Company' }); // D10
   if (membership.applicationAccess) rules.push({ action: 'use', subject: 'Application', reason: 'application access allows use Application' }); // D13
   if (membership.developerAccess) rules.push({ action: 'use', subject: 'Builder', reason: 'developer access allows use Builder' });
@@ -121,8 +124,8 @@ function compileProjectGrants(catalog: Catalog, grants: readonly ProjectGrantFac
       ? `role ${group.roleKey} via team ${group.teamId} on project ${PROJECT_PLACEHOLDER}`
       : `role ${group.roleKey} on project ${PROJECT_PLACEHOLDER}`;
     for (const permission of group.permissions) {
-      const attribute = catalog.subjects[permission.subject]?.projectAttribute;
-      if (!attribute) continue; // a project role cannot reach outside its project
+      if (!permissionCounts(catalog, 'project', permission)) continue; // a project role allows only, inside its project
+      const attribute = catalog.subjects[permission.subject]!.projectAttribute!;
       const rule = companyRule(permission, origin);
       rule.conditions = { [attribute]: { $in: projectIds } };
       rules.push(rule);

@@ -7,20 +7,46 @@ export interface LoadedPrincipal extends StoredPrincipal {
   /** The company's policy version the facts were read at; null when the company id was never used. */
   version: string | null;
   projectGrants: Array<{ projectId: string; roleKey: string; teamId: string | null; permissions: StoredPermission[] }>;
+  /** The company's registered project ids, when they were asked for and read (see LoadOptions). */
+  projectIds?: string[];
+}
+
+export interface LoadOptions {
+  /**
+   * Also read the company's registered project ids in the same snapshot, unless the snapshot
+   * turns out to be at this version (the caller holds that version's list already); null reads
+   * them whatever the version. Left out, they are not read.
+   */
+  projectsUnlessAt?: string | null;
+}
+
+/** The company's registered project ids and the policy version they were read at (null: no such company). */
+export interface CompanyProjects {
+  version: string | null;
+  ids: string[];
 }
 
 /**
- * Loads what decides one principal's rights in one company in two indexed queries,
- * in one read-only snapshot so the version matches the facts it stamps:
+ * Loads what decides one principal's rights in one company in two indexed queries (three
+ * when the company's project list is asked for), in one read-only snapshot so the version
+ * matches the facts it stamps:
  * 1. version, membership and company-role permissions (primary keys);
- * 2. project grants, direct and through teams (index lookups, see grantsQuery).
+ * 2. project grants, direct and through teams (index lookups, see grantsQuery);
+ * 3. the registered project ids (the projects primary key's prefix).
  */
-export async function loadPrincipalFacts(db: Kysely<Database>, companyId: string, userId: string): Promise<LoadedPrincipal> {
-  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => loadPrincipalFactsIn(trx, companyId, userId));
+export async function loadPrincipalFacts(db: Kysely<Database>, companyId: string, userId: string, options: LoadOptions = {}): Promise<LoadedPrincipal> {
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => loadPrincipalFactsIn(trx, companyId, userId, options));
 }
 
-/** The same two queries inside a transaction the caller already holds (admin writes authorise inside theirs). */
-export async function loadPrincipalFactsIn(trx: Transaction<Database>, companyId: string, userId: string): Promise<LoadedPrincipal> {
+/** The same queries inside a transaction the caller already holds (admin writes authorise inside theirs). */
+export async function loadPrincipalFactsIn(trx: Transaction<Database>, companyId: string, userId: string, options: LoadOptions = {}): Promise<LoadedPrincipal> {
+  const facts = await principalFactsIn(trx, companyId, userId);
+  const wanted = options.projectsUnlessAt !== undefined && (facts.version === null || facts.version !== options.projectsUnlessAt);
+  if (!wanted) return facts;
+  return { ...facts, projectIds: facts.version === null ? [] : await projectIdsQuery(trx, companyId).execute().then((rows) => rows.map((r) => r.id)) };
+}
+
+async function principalFactsIn(trx: Transaction<Database>, companyId: string, userId: string): Promise<LoadedPrincipal> {
   const head = await trx
     .selectFrom('policy_versions as v')
     .leftJoin('memberships as m', (join) => join.onRef('m.company_id', '=', 'v.company_id').on('m.user_id', '=', userId))
@@ -57,6 +83,26 @@ export async function loadPrincipalFactsIn(trx: Transaction<Database>, companyId
     ...base,
     projectGrants: grants.map((g) => ({ projectId: g.project_id, roleKey: g.role_key, teamId: g.team_id, permissions: g.permissions })),
   };
+}
+
+const projectIdsQuery = (db: Kysely<Database>, companyId: string) => db.selectFrom('projects').select('id').where('company_id', '=', companyId);
+
+/**
+ * The company's registered project ids with its policy version, in one statement (so one
+ * snapshot, without a transaction's extra round trips).
+ */
+export async function loadCompanyProjects(db: Kysely<Database>, companyId: string): Promise<CompanyProjects> {
+  const row = await db
+    .selectFrom('policy_versions as v')
+    .select((eb) => [
+      'v.version',
+      eb
+        .fn<string[] | null>('array', [eb.selectFrom('projects as p').select('p.id').whereRef('p.company_id', '=', 'v.company_id')])
+        .as('ids'),
+    ])
+    .where('v.company_id', '=', companyId)
+    .executeTakeFirst();
+  return row ? { version: String(row.version), ids: row.ids ?? [] } : { version: null, ids: [] };
 }
 
 /**

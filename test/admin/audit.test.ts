@@ -87,6 +87,7 @@ describe.skipIf(!servicesUp)('audit API', () => {
           { action: 'view', subject: 'CompanySettings' },
           { action: 'edit', subject: 'CompanySettings', fields: ['branding'] },
           { action: 'view', subject: 'Member' },
+          { action: 'invite', subject: 'Member' },
           { action: 'view', subject: 'Team' },
           { action: 'view', subject: 'Role' },
           { action: 'create', subject: 'Project' },

@@ -340,8 +340,8 @@ describe.skipIf(!servicesUp)('admin API: projects and project grants (D8, D15-D1
       const response = await carol.put('/v1/companies/acme/projects/p-esc/members/users/dave', { role: 'project-admin' });
       expectError(response, 403, 'forbidden');
       expect(response.body.error.details).toMatchObject({ role: 'project-admin', projectId: 'p-esc' });
-      expect(response.body.error.details.lacking).toContainEqual({ action: 'manage', subject: 'Project' });
-      expect(response.body.error.details.lacking).not.toContainEqual({ action: 'view', subject: 'Scenario' });
+      expect(response.body.error.details.lacking).toContainEqual({ action: 'manage', subject: 'Project', projectId: 'p-esc' });
+      expect(response.body.error.details.lacking).not.toContainEqual({ action: 'view', subject: 'Scenario', projectId: 'p-esc' });
       expect(await version('acme')).toBe(before);
       expect((await olga.get('/v1/companies/acme/projects/p-esc/members')).body.users.map((u: { userId: string }) => u.userId)).not.toContain('dave');
     });

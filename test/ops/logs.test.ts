@@ -108,7 +108,8 @@ describe.skipIf(!servicesUp)('logs', () => {
 
       const created = await call('POST', '/v1/companies/acme/local-users', {
         bearer: owner,
-        body: { login: 'ada', password: PASSWORD, firstName: 'Ada', lastName: 'Lovelace', role: 'admin' },
+        // A manager: local users are never admins (D3), and a manager may list members.
+        body: { login: 'ada', password: PASSWORD, firstName: 'Ada', lastName: 'Lovelace', role: 'manager' },
       });
       expect(created.status).toBe(201);
       const login = await call('POST', '/v1/auth/token', { body: { company: 'acme', login: 'ada', password: PASSWORD } });

@@ -29,6 +29,13 @@ async function start(env: Record<string, string>): Promise<{ main: MainProcess; 
     body: JSON.stringify({ id: 'acme', name: 'Acme', plan: { name: 'business', userLicenses: 10, developerLicenses: 2 } }),
   });
   expect(created.status).toBe(201);
+  // The load checks p1, which must be registered (D15).
+  const registered = await fetch(`${main.url}/v1/companies/acme/projects/p1`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'P1' }),
+  });
+  expect(registered.status).toBe(201);
   return { main, token };
 }
 

@@ -147,8 +147,15 @@ export function createCompaniesService(deps: WriteDeps) {
         // Only the owner tag grants delete Company; ownership moves with the same right.
         assertCan(rights, { action: 'delete', subject: 'Company' });
         if (userId === caller.sub) return loadView(trx, rights, companyId);
-        const target = await trx.selectFrom('memberships').select(['status', 'role']).where('company_id', '=', companyId).where('user_id', '=', userId).executeTakeFirst();
+        const target = await trx
+          .selectFrom('memberships as m')
+          .innerJoin('users as u', 'u.id', 'm.user_id')
+          .select(['m.status', 'm.role', 'u.kind'])
+          .where('m.company_id', '=', companyId)
+          .where('m.user_id', '=', userId)
+          .executeTakeFirst();
         if (!target) throw new NotFoundError(`member ${userId} not found`);
+        if (target.kind === 'local') throw new ConflictError('local users cannot own a company: administration is for platform users (D3)', { userId, kind: 'local' });
         if (target.status !== 'active' || target.role !== 'admin') {
           throw new ConflictError('ownership passes only to an active admin', { userId, status: target.status, role: target.role });
         }

@@ -7,7 +7,9 @@ import type { Policies } from '../../policy/catalog.js';
 import type { CompanyRole, MembershipStatus, StoredPermission } from '../../policy/types.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
-import { assertActiveMember, assertCan, isAdmin, permissionsBeyond, type Caller, type CallerRights } from '../context.js';
+import { grantsQuery } from '../../store/principal-facts.js';
+import { assertActiveMember, assertCan, assertHolds, isAdmin, type Caller, type CallerRights } from '../context.js';
+import { abilityOf, companyRoleAbility, decisionGrid, gainedDecisions } from '../escalation.js';
 import { assertSeatsAvailable } from '../licenses.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import { normaliseEmail, upsertPlatformUser } from '../users.js';
@@ -79,14 +81,56 @@ async function rolePermissions(trx: Transaction<Database>, policies: Policies, c
 
 /**
  * No privilege escalation through role assignment: only admins give or take the admin
- * role (or touch an admin at all), and anyone else may only give a role whose
- * permissions they hold themselves.
+ * role (or touch an admin at all), and anyone else may only give a role whose every
+ * decision they hold themselves (D23).
  */
 async function assertMayAssignRole(trx: Transaction<Database>, policies: Policies, rights: CallerRights, role: CompanyRole): Promise<void> {
   if (isAdmin(rights)) return;
   if (role === 'admin') throw new ForbiddenError('only admins assign the admin role');
-  const lacking = permissionsBeyond(rights, policies.catalog, await rolePermissions(trx, policies, rights.companyId, role));
-  if (lacking.length) throw new ForbiddenError(`the ${role} role holds permissions you do not have`, { lacking });
+  const { catalog } = policies;
+  const decisions = gainedDecisions(catalog, null, companyRoleAbility(catalog, role, await rolePermissions(trx, policies, rights.companyId, role)), decisionGrid(catalog, []));
+  assertHolds(rights, catalog, decisions, `the ${role} role holds permissions you do not have`);
+}
+
+/** D3: administration is for platform users. */
+function assertMayHoldRole(kind: 'platform' | 'local', role: CompanyRole): void {
+  if (kind === 'local' && role === 'admin') throw new ConflictError('local users cannot be admins: administration is for platform users (D3)', { kind, role });
+}
+
+interface MembershipState {
+  status: MembershipStatus;
+  role: CompanyRole;
+  owner: boolean;
+  applicationAccess: boolean;
+  developerAccess: boolean;
+}
+
+/**
+ * What a membership in this state may do, its project grants (direct and through teams)
+ * included whatever its status, so a change of status shows what it gives back.
+ */
+async function membershipAbility(trx: Transaction<Database>, policies: Policies, companyId: string, userId: string | null, state: MembershipState) {
+  const grants = userId === null ? [] : await grantsQuery(trx, companyId, userId).execute();
+  const projectGrants = grants.map((g) => ({ projectId: g.project_id, roleKey: g.role_key, teamId: g.team_id, permissions: g.permissions }));
+  return {
+    ability: abilityOf(policies.catalog, { membership: state, companyRolePermissions: await rolePermissions(trx, policies, companyId, state.role), projectGrants }),
+    projects: projectGrants.map((g) => g.projectId),
+  };
+}
+
+/**
+ * D23: a membership write (an invitation, a local user, a PATCH) gives its member whatever
+ * decisions the new state allows that the old did not: a role, access flags, and on
+ * re-activation everything they held before, their project and team grants included.
+ * Outside the admin role the caller must hold each of them.
+ */
+async function assertMayGive(trx: Transaction<Database>, policies: Policies, rights: CallerRights, userId: string | null, before: MembershipState | null, after: MembershipState): Promise<void> {
+  if (isAdmin(rights)) return;
+  const { catalog } = policies;
+  const next = await membershipAbility(trx, policies, rights.companyId, userId, after);
+  const previous = before ? await membershipAbility(trx, policies, rights.companyId, userId, before) : null;
+  const gained = gainedDecisions(catalog, previous?.ability ?? null, next.ability, decisionGrid(catalog, next.projects));
+  assertHolds(rights, catalog, gained, `this gives ${userId ?? 'the new member'} rights you do not hold`, userId ? { userId } : {});
 }
 
 /** D11: the company must keep an active admin; called under the company's write lock. */
@@ -144,6 +188,9 @@ export function createMembersService(deps: WriteDeps) {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
         assertCan(rights, { action: 'invite', subject: 'Member' });
         await assertMayAssignRole(trx, policies, rights, input.role);
+        const access = { applicationAccess: input.applicationAccess ?? false, developerAccess: input.developerAccess ?? false };
+        // Accepting needs nobody's further say: the invitation is the grant.
+        await assertMayGive(trx, policies, rights, null, null, { status: 'active', role: input.role, owner: false, ...access });
         const already = await trx
           .selectFrom('memberships as m')
           .innerJoin('users as u', 'u.id', 'm.user_id')
@@ -152,7 +199,6 @@ export function createMembersService(deps: WriteDeps) {
           .where(sql<string>`lower(u.email)`, '=', input.email.toLowerCase())
           .executeTakeFirst();
         if (already) throw new ConflictError(`${input.email} is already in the company`, { userId: already.user_id });
-        const access = { applicationAccess: input.applicationAccess ?? false, developerAccess: input.developerAccess ?? false };
         await assertSeatsAvailable(trx, companyId, extraSeats(null, { status: 'invited', ...access }));
         const userId = `${INVITE_PREFIX}${randomUUID()}`;
         await trx.insertInto('users').values({ id: userId, kind: 'platform', email: input.email }).execute();
@@ -193,7 +239,7 @@ export function createMembersService(deps: WriteDeps) {
         const member = await loadMember(trx, companyId, caller.sub);
         audit({ action: 'member.accept', target: `member:${caller.sub}`, before: { userId: invitation.user_id, status: 'invited' }, after: member });
         return member;
-      });
+      }, { ownRights: 'may-grow' }); // what the invitation gives was checked when it was made
       return { ...result, version };
     },
 
@@ -204,7 +250,9 @@ export function createMembersService(deps: WriteDeps) {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
         assertCan(rights, { action: 'create', subject: 'Member' });
         await assertMayAssignRole(trx, policies, rights, input.role);
+        assertMayHoldRole('local', input.role);
         const applicationAccess = input.applicationAccess ?? false;
+        await assertMayGive(trx, policies, rights, null, null, { status: 'active', role: input.role, owner: false, applicationAccess, developerAccess: false });
         await assertSeatsAvailable(trx, companyId, extraSeats(null, { status: 'active', applicationAccess, developerAccess: false }));
         const userId = `${LOCAL_USER_PREFIX}${randomUUID()}`;
         await trx.insertInto('users').values({ id: userId, kind: 'local', email: null }).execute();
@@ -241,6 +289,7 @@ export function createMembersService(deps: WriteDeps) {
         if (after.role !== before.role) {
           if (before.role === 'admin' && !isAdmin(rights)) throw new ForbiddenError('only admins remove the admin role');
           await assertMayAssignRole(trx, policies, rights, after.role);
+          assertMayHoldRole(before.kind, after.role);
         }
         if (before.status === 'invited' && after.status !== 'invited') {
           throw new ConflictError('an invitation becomes active when its invitee accepts it; remove it instead', { status: before.status });
@@ -252,6 +301,9 @@ export function createMembersService(deps: WriteDeps) {
           // D10: the owner's admin rights carry the owner's powers; they end only by handing the tag on.
           if (before.owner) throw new ConflictError('the owner stays an active admin; transfer ownership first', { owner: userId });
         }
+        // D12: administering admins is an admin privilege; a lesser member neither revives nor silences one.
+        if (before.role === 'admin' && !isAdmin(rights)) throw new ForbiddenError("only admins change an admin's membership");
+        await assertMayGive(trx, policies, rights, userId, { ...before }, { ...after, owner: before.owner });
         await assertSeatsAvailable(trx, companyId, extraSeats(before, after));
         await trx
           .updateTable('memberships')

@@ -1,10 +1,10 @@
 import type { Kysely, Transaction } from 'kysely';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
-import type { Catalog } from '../../policy/catalog.js';
-import { CREATOR_PROJECT_ROLE, type StoredPermission } from '../../policy/types.js';
+import { CREATOR_PROJECT_ROLE } from '../../policy/types.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
-import { assertCan, can, permissionsBeyond, type Caller, type CallerRights } from '../context.js';
+import { assertCan, can, isAdmin, type Caller, type CallerRights } from '../context.js';
+import { assertHoldsProjectRole, loadProjectRolePermissions } from '../project-grants.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import { grantStep, grantTarget, projectTarget, registerStep, rolesToHold, type Grantee } from './decisions.js';
 import type { ProjectMembers, ProjectView, RegisterProjectInput } from './schemas.js';
@@ -28,12 +28,6 @@ async function loadProject(db: Db, companyId: string, projectId: string): Promis
   const project = await findProject(db, companyId, projectId);
   if (!project) throw new NotFoundError(`project ${projectId} not found`, { projectId });
   return project;
-}
-
-async function loadRolePermissions(db: Db, companyId: string, roleKey: string): Promise<StoredPermission[]> {
-  const role = await db.selectFrom('project_roles').select('permissions').where('company_id', '=', companyId).where('key', '=', roleKey).executeTakeFirst();
-  if (!role) throw new NotFoundError(`project role ${roleKey} not found`, { role: roleKey });
-  return role.permissions;
 }
 
 /** D1: grantees are memberships (any status: an invited user's grant waits for them) or teams of this company. */
@@ -62,28 +56,14 @@ async function currentRole(db: Db, companyId: string, projectId: string, grantee
   return grant?.role_key ?? null;
 }
 
-/**
- * No privilege escalation: outside the admin role, a caller hands out or takes away a
- * project role only if they hold all its permissions on that project themselves.
- */
-async function assertHoldsRoles(trx: Transaction<Database>, rights: CallerRights, catalog: Catalog, companyId: string, projectId: string, roleKeys: readonly string[]) {
-  for (const roleKey of roleKeys) {
-    const lacking = permissionsBeyond(rights, catalog, await loadRolePermissions(trx, companyId, roleKey), projectId);
-    if (lacking.length) {
-      throw new ForbiddenError(`you may not grant or revoke role ${roleKey} on project ${projectId}: you do not hold all its permissions there`, {
-        role: roleKey,
-        projectId,
-        lacking,
-      });
-    }
-  }
-}
-
 const grantView = (grantee: Grantee, role: string) => (grantee.kind === 'user' ? { userId: grantee.id, role } : { teamId: grantee.id, role });
 
 export function createProjectsService(deps: WriteDeps) {
   const { db, policies } = deps;
   const catalog = policies.catalog;
+  const assertHoldsRoles = async (trx: Transaction<Database>, rights: CallerRights, projectId: string, roleKeys: readonly string[]) => {
+    for (const roleKey of roleKeys) await assertHoldsProjectRole(trx, rights, catalog, projectId, roleKey);
+  };
 
   return {
     /**
@@ -109,6 +89,8 @@ export function createProjectsService(deps: WriteDeps) {
 
         assertCan(rights, { action: 'create', subject: 'Project' });
         const creatorId = input.creatorId ?? caller.sub;
+        // D23: the creator receives project-admin; only an admin hands that to someone else.
+        if (creatorId !== caller.sub && !isAdmin(rights)) throw new ForbiddenError('only admins register a project for another creator', { creatorId });
         const creator = await trx.selectFrom('memberships').select('status').where('company_id', '=', companyId).where('user_id', '=', creatorId).executeTakeFirst();
         if (!creator) throw new NotFoundError(`member ${creatorId} not found`, { creatorId });
         // An invited or inactive creator's project-admin grant would silently give nobody the project.
@@ -134,7 +116,7 @@ export function createProjectsService(deps: WriteDeps) {
         audit({ action: 'project.register', target: projectTarget(projectId), after: project });
         audit({ action: 'project.grant.user.put', target: grantTarget(projectId, { kind: 'user', id: creatorId }), after: { role: CREATOR_PROJECT_ROLE } });
         return { project, created: true };
-      }, { bump: 'on-change' });
+      }, { bump: 'on-change', ownRights: 'may-grow' }); // D15: a project's creator administers it
       return { ...result.project, created: result.created, version };
     },
 
@@ -171,13 +153,13 @@ export function createProjectsService(deps: WriteDeps) {
         }
         await loadProject(trx, companyId, projectId);
         await assertGrantee(trx, companyId, grantee);
-        await loadRolePermissions(trx, companyId, roleKey);
+        await loadProjectRolePermissions(trx, companyId, roleKey);
         const current = await currentRole(trx, companyId, projectId, grantee);
         const step = grantStep(current, roleKey);
         if (step === 'unchanged') return { body: grantView(grantee, roleKey), created: false };
 
         assertCan(rights, { action: step, subject: 'ProjectMember', attributes: scope });
-        await assertHoldsRoles(trx, rights, catalog, companyId, projectId, rolesToHold(current, roleKey));
+        await assertHoldsRoles(trx, rights, projectId, rolesToHold(current, roleKey));
         await changing();
         if (current === null) {
           await trx.insertInto('project_grants').values({ company_id: companyId, project_id: projectId, role_key: roleKey, [granteeColumn(grantee)]: grantee.id }).execute();
@@ -209,7 +191,7 @@ export function createProjectsService(deps: WriteDeps) {
         await assertGrantee(trx, companyId, grantee);
         const current = await currentRole(trx, companyId, projectId, grantee);
         if (current === null) throw new NotFoundError(`${grantee.kind} ${grantee.id} has no role on project ${projectId}`, { projectId, [`${grantee.kind}Id`]: grantee.id });
-        await assertHoldsRoles(trx, rights, catalog, companyId, projectId, rolesToHold(current, null));
+        await assertHoldsRoles(trx, rights, projectId, rolesToHold(current, null));
         await trx.deleteFrom('project_grants').where('company_id', '=', companyId).where('project_id', '=', projectId).where(granteeColumn(grantee), '=', grantee.id).execute();
         audit({ action: `project.grant.${grantee.kind}.delete`, target: grantTarget(projectId, grantee), before: { role: current } });
       });

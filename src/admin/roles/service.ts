@@ -1,10 +1,12 @@
+import type { MongoAbility } from '@casl/ability';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { ConflictError, ForbiddenError, NotFoundError, RoleImmutableError } from '../../errors.js';
+import { ConflictError, NotFoundError, RoleImmutableError } from '../../errors.js';
 import type { Catalog, Policies } from '../../policy/catalog.js';
 import { COMPANY_ROLES, CREATOR_PROJECT_ROLE, EDITABLE_COMPANY_ROLES, type CompanyRole, type StoredPermission } from '../../policy/types.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
-import { assertCan, permissionsBeyond, type Caller, type CallerRights } from '../context.js';
+import { assertCan, assertHolds, type Caller, type CallerRights } from '../context.js';
+import { companyRoleAbility, decisionGrid, gainedDecisions, projectRoleAbility } from '../escalation.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import { assertPrecondition, rolesEtag, type Precondition } from './etag.js';
 import type { CompanyRoleView, ProjectRoleInput, ProjectRoleView, RolesView } from './schemas.js';
@@ -74,10 +76,14 @@ async function loadRoles(db: Kysely<Database> | Transaction<Database>, policies:
   return buildRolesView(policies, rows);
 }
 
-/** No privilege escalation: outside the admin role, every permission of the new role must be the caller's own. */
-function assertHoldsAll(rights: CallerRights, catalog: Catalog, permissions: readonly StoredPermission[]): void {
-  const lacking = permissionsBeyond(rights, catalog, permissions);
-  if (lacking.length) throw new ForbiddenError('you may only put into a role permissions you hold yourself', { lacking });
+/**
+ * D23: a role edit gives its holders, everywhere it is held now or later, whatever decisions
+ * the new permissions allow that the old ones did not. Outside the admin role the caller must
+ * hold each of them company-wide. Only what is added counts: narrowing a role gives nothing.
+ */
+function assertHoldsAdded(rights: CallerRights, catalog: Catalog, before: MongoAbility, after: MongoAbility): void {
+  const added = gainedDecisions(catalog, before, after, decisionGrid(catalog, []));
+  assertHolds(rights, catalog, added, 'you may only put into a role permissions you hold yourself');
 }
 
 function projectRoleIn(roles: RolesView, key: string): ProjectRoleView {
@@ -121,8 +127,8 @@ export function createRolesService(deps: WriteDeps) {
         const role: CompanyRole = editableCompanyRole(key);
         const current = await loadRoles(trx, policies, companyId);
         assertPrecondition(precondition, rolesEtag(current));
-        assertHoldsAll(rights, catalog, next);
         const before = current.company.find((r) => r.key === role)!.permissions;
+        assertHoldsAdded(rights, catalog, companyRoleAbility(catalog, role, before), companyRoleAbility(catalog, role, next));
         await trx
           .insertInto('company_role_permissions')
           .values({ company_id: companyId, role, permissions: JSON.stringify(next) })
@@ -143,7 +149,7 @@ export function createRolesService(deps: WriteDeps) {
         const current = await loadRoles(trx, policies, companyId);
         assertPrecondition(precondition, rolesEtag(current));
         if (current.project.some((r) => r.key === next.key)) throw new ConflictError(`a project role with key ${next.key} already exists`, { key: next.key });
-        assertHoldsAll(rights, catalog, next.permissions);
+        assertHoldsAdded(rights, catalog, projectRoleAbility(catalog, []), projectRoleAbility(catalog, next.permissions));
         try {
           await trx
             .insertInto('project_roles')
@@ -168,7 +174,7 @@ export function createRolesService(deps: WriteDeps) {
         const current = await loadRoles(trx, policies, companyId);
         const before = projectRoleIn(current, key);
         assertPrecondition(precondition, rolesEtag(current));
-        assertHoldsAll(rights, catalog, permissions);
+        assertHoldsAdded(rights, catalog, projectRoleAbility(catalog, before.permissions), projectRoleAbility(catalog, permissions));
         await trx
           .updateTable('project_roles')
           .set({ name: input.name, permissions: JSON.stringify(permissions) })

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
-import { assertCan, type Caller } from '../context.js';
+import type { Catalog } from '../../policy/catalog.js';
+import { assertCan, can, type Caller, type CallerRights } from '../context.js';
+import { assertHoldsProjectRole } from '../project-grants.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import type { CreateTeamInput, TeamView } from './schemas.js';
 
@@ -41,10 +43,41 @@ async function assertMembership(trx: Transaction<Database>, companyId: string, u
   if (!membership) throw new NotFoundError(`member ${userId} not found`, { userId });
 }
 
+async function teamGrants(db: Db, companyId: string, teamId: string) {
+  return db
+    .selectFrom('project_grants')
+    .select(['project_id as projectId', 'role_key as role'])
+    .where('company_id', '=', companyId)
+    .where('team_id', '=', teamId)
+    .orderBy('project_id')
+    .execute();
+}
+
+/**
+ * Moving a user into or out of a team grants or revokes each of the team's project roles:
+ * it needs what a direct grant or revoke of each needs (D23), the ProjectMember action on
+ * the project and every decision of the role there.
+ */
+async function assertMayMoveMembers(trx: Transaction<Database>, rights: CallerRights, catalog: Catalog, teamId: string, direction: 'invite' | 'remove'): Promise<void> {
+  for (const grant of await teamGrants(trx, rights.companyId, teamId)) {
+    const need = { action: direction, subject: 'ProjectMember', attributes: { projectId: grant.projectId } };
+    if (!can(rights, need)) {
+      throw new ForbiddenError(`team ${teamId} holds role ${grant.role} on project ${grant.projectId}: moving its members needs ${direction} ProjectMember there`, {
+        teamId,
+        projectId: grant.projectId,
+        role: grant.role,
+        lacking: [{ action: direction, subject: 'ProjectMember', projectId: grant.projectId }],
+      });
+    }
+    await assertHoldsProjectRole(trx, rights, catalog, grant.projectId, grant.role, { teamId });
+  }
+}
+
 const memberTarget = (teamId: string, userId: string) => `team:${teamId}/user:${userId}`;
 
 export function createTeamsService(deps: WriteDeps) {
   const { db } = deps;
+  const { catalog } = deps.policies;
 
   return {
     async list(caller: Caller, companyId: string): Promise<{ teams: TeamView[] }> {
@@ -108,13 +141,9 @@ export function createTeamsService(deps: WriteDeps) {
       const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
         assertCan(rights, { action: 'delete', subject: 'Team' });
         const team = await loadTeam(trx, companyId, teamId);
-        const grants = await trx
-          .selectFrom('project_grants')
-          .select(['project_id as projectId', 'role_key as role'])
-          .where('company_id', '=', companyId)
-          .where('team_id', '=', teamId)
-          .orderBy('project_id')
-          .execute();
+        // Its members lose the team's grants: a revoke of each from each of them.
+        if (team.members.length) await assertMayMoveMembers(trx, rights, catalog, teamId, 'remove');
+        const grants = await teamGrants(trx, companyId, teamId);
         await trx.deleteFrom('teams').where('company_id', '=', companyId).where('id', '=', teamId).execute();
         audit({ action: 'team.delete', target: `team:${teamId}`, before: { ...team, grants } });
       });
@@ -128,6 +157,7 @@ export function createTeamsService(deps: WriteDeps) {
         const team = await loadTeam(trx, companyId, teamId);
         await assertMembership(trx, companyId, userId);
         if (team.members.includes(userId)) return team;
+        await assertMayMoveMembers(trx, rights, catalog, teamId, 'invite');
         await changing();
         await trx.insertInto('team_members').values({ company_id: companyId, team_id: teamId, user_id: userId }).execute();
         audit({ action: 'team.member.add', target: memberTarget(teamId, userId), after: { teamId, userId } });
@@ -142,6 +172,7 @@ export function createTeamsService(deps: WriteDeps) {
         assertCan(rights, { action: 'edit', subject: 'Team' });
         const team = await loadTeam(trx, companyId, teamId);
         if (!team.members.includes(userId)) throw new NotFoundError(`user ${userId} is not a member of team ${teamId}`, { teamId, userId });
+        await assertMayMoveMembers(trx, rights, catalog, teamId, 'remove');
         await trx.deleteFrom('team_members').where('company_id', '=', companyId).where('team_id', '=', teamId).where('user_id', '=', userId).execute();
         audit({ action: 'team.member.remove', target: memberTarget(teamId, userId), before: { teamId, userId } });
       });

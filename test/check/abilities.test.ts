@@ -1,0 +1,296 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAbilityProvider, type AbilityProvider, type PrincipalSource } from '../../src/check/abilities.js';
+import { decide } from '../../src/check/decide.js';
+import { createLocalPolicyBus, type PolicyBus } from '../../src/check/policy-bus.js';
+import { createRedisRulesCache, type RulesCache } from '../../src/check/rules-cache.js';
+import { storeSource } from '../../src/check/source.js';
+import { UnavailableError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { loadPolicies } from '../../src/policy/catalog.js';
+import { openStore, type Store } from '../../src/store/database.js';
+import { migrateToLatest } from '../../src/store/migrator.js';
+import { createTestDatabase, servicesUp, TEST_REDIS_URL, uniqueName, type TestDatabase } from '../support/services.js';
+import { seedCompany, writeAndBump } from './seed.js';
+
+const policies = loadPolicies();
+const metrics = createMetrics();
+const logger = createLogger('silent');
+
+/**
+ * The real PostgreSQL reads, counted, with a way to hold results back: `hold()` lets each
+ * read run at once (its snapshot is taken) but keeps its result until `release()`.
+ */
+function observedSource(real: PrincipalSource) {
+  const calls: string[] = [];
+  let held: Array<() => void> | null = null;
+  let holds: (call: string) => boolean = () => true;
+  let beforeProjects: (() => Promise<void>) | null = null;
+  let reading = 0;
+  const deliver = async <T>(call: string, run: () => Promise<T>): Promise<T> => {
+    calls.push(call);
+    reading++;
+    const result = run();
+    const done = () => void reading--;
+    result.then(done, done);
+    if (held && holds(call)) {
+      const queue = held;
+      await new Promise<void>((resolve) => queue.push(resolve));
+    }
+    return result;
+  };
+  const source: PrincipalSource = {
+    readVersion: (c) => deliver(`readVersion ${c}`, () => real.readVersion(c)),
+    loadPrincipal: (c, u, unlessAt) => deliver(`loadPrincipal ${c} ${u} unless ${unlessAt}`, () => real.loadPrincipal(c, u, unlessAt)),
+    loadProjects: async (c) => {
+      await beforeProjects?.();
+      return deliver(`loadProjects ${c}`, () => real.loadProjects(c));
+    },
+  };
+  return {
+    source,
+    calls,
+    count: (prefix: string) => calls.filter((call) => call.startsWith(prefix)).length,
+    /** Holds back the results of the calls `which` picks (all by default) until release(); results held already stay held. */
+    hold: (which: (call: string) => boolean = () => true) => {
+      held ??= [];
+      holds = which;
+    },
+    /** Hands back every result held so far, and stops holding. */
+    release: () => {
+      const queue = held ?? [];
+      held = null;
+      for (const resolve of queue) resolve();
+    },
+    beforeProjects: (hook: (() => Promise<void>) | null) => void (beforeProjects = hook),
+    /** Returns once every read started has reached the database and back, and what follows from them has run (held results stay held). */
+    async settled(): Promise<void> {
+      for (let quiet = 0; quiet < 3; ) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        quiet = reading === 0 ? quiet + 1 : 0;
+      }
+    },
+  };
+}
+
+
+/** Waits until L2 holds the principals' rules (written in the background). */
+async function inL2(cache: RulesCache, companyId: string, users: string[]): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const found = await Promise.all(users.map((user) => cache.get(companyId, user)));
+    if (found.every((hit) => hit !== null)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('the rules never reached L2');
+}
+
+/**
+ * Starts a get() that misses and returns once its load has read the principal's snapshot
+ * from PostgreSQL, with that result still held back (release() hands it over).
+ */
+async function missHeldAfterSnapshot<T>(observed: ReturnType<typeof observedSource>, get: () => Promise<T> | T): Promise<{ answer: Promise<T> }> {
+  observed.hold();
+  const answer = Promise.resolve(get());
+  await observed.settled(); // the version is read, its result held
+  observed.release();
+  observed.hold();
+  await observed.settled(); // the principal's snapshot is read, its result held
+  expect(observed.calls.at(-1)).toMatch(/^loadPrincipal /);
+  return { answer };
+}
+
+describe.skipIf(!servicesUp)('ability provider: versions, shared loads and shared project sets', () => {
+  let database: TestDatabase;
+  let store: Store;
+  let redis: Redis;
+  const prefix = `${uniqueName('abilities')}:`;
+  let seq = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    store = await openStore({ databaseUrl: database.url, dataDir: 'unused' });
+    await migrateToLatest(store.db);
+    redis = new Redis(TEST_REDIS_URL);
+  });
+  afterAll(async () => {
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
+    await store?.close();
+    await database?.drop();
+  });
+
+  /** A company of its own: u1 and u2 collaborators with viewer on p1, ed an editor; p1 and p2 registered. Version 1. */
+  async function company(): Promise<string> {
+    const id = `c${++seq}`;
+    await seedCompany(store.db, policies, {
+      id,
+      members: [
+        { id: 'u1', role: 'collaborator' },
+        { id: 'u2', role: 'collaborator' },
+        { id: 'ed', role: 'editor' },
+      ],
+      projects: ['p1', 'p2'],
+      grants: [
+        { project: 'p1', role: 'viewer', user: 'u1' },
+        { project: 'p1', role: 'viewer', user: 'u2' },
+      ],
+    });
+    return id;
+  }
+
+  function instance(source: PrincipalSource, rulesCache: RulesCache | null = null): { provider: AbilityProvider; bus: PolicyBus } {
+    const bus = createLocalPolicyBus();
+    return { bus, provider: createAbilityProvider({ policies, source, rulesCache, bus, maxEntries: 100, maxStalenessMs: 60_000, metrics, logger }) };
+  }
+
+  const viewsProject = (entry: { ability: Parameters<typeof decide>[1]; projects: ReadonlySet<string> }, project: string) =>
+    decide(policies.catalog, entry.ability, entry.projects, { action: 'view', resource: { type: 'Project', id: project } });
+
+  describe('hole 9: minVersion ahead of the store', () => {
+    it('is refused after reading PostgreSQL, with the version the store has, for a cold and a cached principal', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { provider } = instance(observed.source);
+      await expect(provider.get(c, 'u1', 10n)).rejects.toMatchObject({
+        constructor: UnavailableError,
+        details: { currentVersion: '1', minVersion: '10' },
+      });
+      expect(await provider.get(c, 'u1', undefined)).toMatchObject({ versionText: '1' });
+      const reads = observed.count('readVersion');
+      await expect(provider.get(c, 'u1', 2n)).rejects.toMatchObject({ details: { currentVersion: '1', minVersion: '2' } });
+      expect(observed.count('readVersion')).toBe(reads + 1);
+    });
+
+    it('callers with a minVersion share the load under way, and are answered once it is new enough', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { provider } = instance(observed.source);
+      observed.hold();
+      const first = provider.get(c, 'u1', undefined);
+      const others = [1n, 1n, 0n, undefined].map((minVersion) => provider.get(c, 'u1', minVersion));
+      await observed.settled();
+      observed.release();
+      const entries = await Promise.all([first, ...others]);
+      expect(new Set(entries).size).toBe(1);
+      expect([observed.count('readVersion'), observed.count('loadPrincipal')]).toEqual([1, 1]);
+    });
+
+    it('a caller whose minVersion is newer than what a shared load found loads once more, and is answered from the newer version', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { provider } = instance(observed.source);
+      const { answer: early } = await missHeldAfterSnapshot(observed, () => provider.get(c, 'u1', undefined)); // the shared load has read version 1
+      const version = await writeAndBump(store.db, c, (trx) => trx.deleteFrom('project_grants').where('company_id', '=', c).where('user_id', '=', 'u1').execute());
+      const late = provider.get(c, 'u1', BigInt(version)); // its client got version 2 from the write
+      observed.release();
+      expect((await early).versionText).toBe('1');
+      const answer = await late;
+      expect(answer.versionText).toBe('2');
+      expect(decide(policies.catalog, answer.ability, answer.projects, { action: 'view', resource: { type: 'Scenario', attributes: { projectId: 'p1' } } }).allowed).toBe(false);
+      expect(observed.count('loadPrincipal')).toBe(2);
+    });
+  });
+
+  describe('hole 3: never an entry older than the instance has heard of', () => {
+    it('a check that joins a load started before a revoke was announced does not take its result', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { provider, bus } = instance(observed.source);
+      const { answer: before } = await missHeldAfterSnapshot(observed, () => provider.get(c, 'u1', undefined));
+      const version = await writeAndBump(store.db, c, (trx) => trx.deleteFrom('project_grants').where('company_id', '=', c).where('user_id', '=', 'u1').execute());
+      await bus.announce(c, version);
+      const after = provider.get(c, 'u1', undefined);
+      observed.release();
+      expect((await before).versionText).toBe('1'); // asked before the revoke was heard of
+      const answer = await after;
+      expect(answer.versionText).toBe(version);
+      expect(decide(policies.catalog, answer.ability, answer.projects, { action: 'view', resource: { type: 'Scenario', attributes: { projectId: 'p1' } } })).toEqual({
+        allowed: false,
+        reason: 'no rule allows view Scenario',
+      });
+    });
+
+    it('an announced version the store does not have is refused (fail closed), not answered from older data', async () => {
+      const c = await company();
+      const { provider, bus } = instance(storeSource(store.db));
+      await bus.announce(c, '7');
+      await expect(provider.get(c, 'u1', undefined)).rejects.toMatchObject({ constructor: UnavailableError, details: { currentVersion: '1', announcedVersion: '7' } });
+    });
+  });
+
+  describe('hole 8: registered projects, one Set per company and version', () => {
+    it('principals of one company and version share one Set, read once; a new version reads it again', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { provider, bus } = instance(observed.source);
+      const u1 = await provider.get(c, 'u1', undefined);
+      const ed = await provider.get(c, 'ed', undefined);
+      expect(ed.projects).toBe(u1.projects);
+      expect([...u1.projects].sort()).toEqual(['p1', 'p2']);
+      expect(observed.calls.filter((call) => call.startsWith('loadPrincipal'))).toEqual([`loadPrincipal ${c} u1 unless null`, `loadPrincipal ${c} ed unless 1`]);
+
+      const version = await writeAndBump(store.db, c, (trx) => trx.insertInto('projects').values({ company_id: c, id: 'p3', name: 'p3' }).execute());
+      await bus.announce(c, version);
+      const edLater = await provider.get(c, 'ed', undefined);
+      expect(viewsProject(edLater, 'p3')).toEqual({ allowed: true, reason: 'company role editor allows view Project' });
+      expect(viewsProject(ed, 'p3')).toEqual({ allowed: false, reason: 'project p3 is not registered in the company' });
+      expect((await provider.get(c, 'u1', undefined)).projects).toBe(edLater.projects);
+    });
+
+    it('a load keeps the Set of its own version when another load has moved the shared one on meanwhile', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { provider, bus } = instance(observed.source);
+      const u1 = await provider.get(c, 'u1', undefined); // the shared Set is version 1's
+      const { answer: ed } = await missHeldAfterSnapshot(observed, () => provider.get(c, 'ed', undefined)); // its version 1 snapshot is read
+      observed.hold((call) => call.includes(' ed ')); // only ed's result stays held
+      const version = await writeAndBump(store.db, c, (trx) => trx.deleteFrom('projects').where('company_id', '=', c).where('id', '=', 'p2').execute());
+      await bus.announce(c, version);
+      const u1Later = await provider.get(c, 'u1', undefined); // moves the shared Set to version 2
+      expect([...u1Later.projects]).toEqual(['p1']);
+      observed.release();
+      const edEntry = await ed;
+      expect(edEntry.versionText).toBe('1');
+      expect(edEntry.projects).toBe(u1.projects);
+      expect(viewsProject(edEntry, 'p2').allowed).toBe(true);
+    });
+
+    it('rules found in L2 take the project Set of their version, read once for concurrent principals of the company', async () => {
+      const c = await company();
+      const cache = createRedisRulesCache(redis, prefix);
+      const { provider: a } = instance(storeSource(store.db), cache);
+      await a.get(c, 'u1', undefined);
+      await a.get(c, 'ed', undefined);
+      await inL2(cache, c, ['u1', 'ed']); // L2 writes are not awaited by the check path
+      const observed = observedSource(storeSource(store.db));
+      const { provider: b } = instance(observed.source, cache);
+      const [u1, ed] = await Promise.all([b.get(c, 'u1', undefined), b.get(c, 'ed', undefined)]);
+      expect(u1.projects).toBe(ed.projects);
+      expect(viewsProject(ed, 'p2').allowed).toBe(true);
+      expect([observed.count('loadProjects'), observed.count('loadPrincipal')]).toEqual([1, 0]);
+    });
+
+    it('rules found in L2 whose version the project list has moved past are loaded from the store instead', async () => {
+      const c = await company();
+      const cache = createRedisRulesCache(redis, prefix);
+      const { provider: a } = instance(storeSource(store.db), cache);
+      await a.get(c, 'ed', undefined);
+      await inL2(cache, c, ['ed']);
+      const observed = observedSource(storeSource(store.db));
+      // Between b's version read (1, matching L2) and its read of the project list, p2 goes.
+      observed.beforeProjects(async () => {
+        observed.beforeProjects(null);
+        await writeAndBump(store.db, c, (trx) => trx.deleteFrom('projects').where('company_id', '=', c).where('id', '=', 'p2').execute());
+      });
+      const { provider: b } = instance(observed.source, cache);
+      const ed = await b.get(c, 'ed', undefined);
+      expect(ed.versionText).toBe('2');
+      expect(viewsProject(ed, 'p2')).toEqual({ allowed: false, reason: 'project p2 is not registered in the company' });
+      expect(observed.count('loadPrincipal')).toBe(1);
+    });
+  });
+});
