@@ -112,7 +112,9 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     // Every endpoint is data, built once: the routers and the OpenAPI document come from the same lists.
     const checkRoutes = checkApiRoutes(checkService, policies.catalog);
     const ownAuthRoutes = authRoutes(auth);
-    const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics });
+    // Until a setting says the identity provider verifies every address, only email_verified: true proves one.
+    const emailTrust = { allEmailsVerified: false };
+    const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, emailTrust });
     const openApi = buildOpenApi(
       { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API and admin API' },
       [...checkRoutes.hot, ...checkRoutes.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
@@ -123,7 +125,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       routers: [
         createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN)),
         createAuthRouter(ownAuthRoutes),
-        createAdminRouter(admin, { auth, metrics }),
+        createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),
       ],
       probes,

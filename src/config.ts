@@ -35,6 +35,9 @@ const configSchema = z.object({
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   CHECK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // The platform's own credential (plans, licenses, any domain, deleted companies' audit):
+  // worth more than a check token, so longer.
+  OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: booleanFlag.default(true),
   // About 13 KiB of heap per principal (bench/RESULTS.md): 20,000 is some 260 MiB.

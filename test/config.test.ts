@@ -24,6 +24,14 @@ describe('config', () => {
     );
   });
 
+  it('a short OPERATOR_TOKEN is refused without echoing it', () => {
+    expect(() => loadConfig({ OPERATOR_TOKEN: 'too-short-for-the-platform' })).toThrow(
+      new ConfigError('Invalid configuration:\n  OPERATOR_TOKEN: must be at least 32 characters'),
+    );
+    expect(loadConfig({ OPERATOR_TOKEN: 'x'.repeat(32) }).OPERATOR_TOKEN).toBe('x'.repeat(32));
+    expect(loadConfig({ OPERATOR_TOKEN: '' }).OPERATOR_TOKEN).toBeUndefined();
+  });
+
   it('reports every problem at once', () => {
     expect(() => loadConfig({ PORT: '-1', LOG_LEVEL: 'loud', REDIS_URL: 'http://x' })).toThrow(/PORT[\s\S]*REDIS_URL[\s\S]*LOG_LEVEL|PORT[\s\S]*LOG_LEVEL/);
   });

@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Auth } from '../auth/auth.js';
+import type { EmailTrust } from '../auth/email.js';
+import { createOperatorGuard } from '../http/operator-token.js';
 import { mountRoutes, type Route } from '../http/route.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -22,6 +24,8 @@ export interface AdminDeps {
   announce: (companyId: string, version: string) => Promise<void>;
   logger: Logger;
   metrics: Metrics;
+  /** Whether a token's email counts as proven (registering domains). */
+  emailTrust: EmailTrust;
 }
 
 /** Every admin endpoint, as data: mounted below and described by the OpenAPI document. */
@@ -36,10 +40,11 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   ];
 }
 
-export function createAdminRouter(routes: readonly Route[], deps: Pick<AdminDeps, 'auth' | 'metrics'>): Router {
+export function createAdminRouter(routes: readonly Route[], deps: Pick<AdminDeps, 'auth' | 'metrics'> & { operatorToken: string | undefined }): Router {
   const router = Router();
   mountRoutes(router, routes, {
     authenticate: (req) => authenticate(deps.auth, req),
+    isOperator: createOperatorGuard(deps.operatorToken),
     onWrite: (route, status) => deps.metrics.adminWrites.inc({ route: `${route.method.toUpperCase()} ${route.path}`, status: `${Math.floor(status / 100)}xx` }),
   });
   return router;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { asciiLowerCase } from '../auth/email.js';
 import { idSchema, permissionSchema } from '../policy/catalog.js';
 import { COMPANY_ROLES } from '../policy/types.js';
 import { normaliseEmail } from './users.js';
@@ -17,11 +18,13 @@ export const emailSchema = z
   .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address')
   .transform(normaliseEmail);
 
+// Checked before lowercasing, and lowercased in ASCII only: toLowerCase would turn look-alikes
+// such as U+212A KELVIN SIGN into the ASCII domain they imitate.
 export const domainSchema = z
   .string()
   .trim()
-  .toLowerCase()
-  .regex(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain name such as example.com');
+  .regex(/^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/, 'must be a domain name such as example.com')
+  .transform(asciiLowerCase);
 
 export const companyParams = z.strictObject({ company: idSchema });
 

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { ForbiddenError, NotFoundError } from '../errors.js';
+import type { AdminCaller } from '../http/route.js';
 import type { Policies } from '../policy/catalog.js';
 import type { Database } from '../store/schema.js';
 import { bumpPolicyVersion, lockCompany } from '../store/versions.js';
@@ -13,9 +14,9 @@ export interface AuditEntry {
   after?: unknown;
 }
 
-export interface WriteContext {
+/** What every company write may do, whoever makes it. */
+export interface LockedWriteContext {
   trx: Transaction<Database>;
-  rights: CallerRights;
   /** Records one audit entry (D22); written in the same transaction, stamped with the write's version. */
   audit(entry: AuditEntry): void;
   /**
@@ -24,6 +25,20 @@ export interface WriteContext {
    */
   changing(): Promise<void>;
 }
+
+export interface WriteContext extends LockedWriteContext {
+  rights: CallerRights;
+}
+
+/** Who the audit log names for a write. */
+export interface AuditActor {
+  id: string;
+  /** The write carried the platform operator's credential. */
+  operator: boolean;
+}
+
+/** The audit log's actor for writes the platform operator makes without a user. */
+export const OPERATOR_ACTOR = 'operator';
 
 export interface WriteDeps {
   db: Kysely<Database>;
@@ -48,6 +63,8 @@ export interface WriteOptions {
    * invitation, and the project-admin role a project's creator receives (D15).
    */
   ownRights?: 'may-grow';
+  /** The operator credential came beside the caller's token: recorded in the audit log. */
+  operator?: boolean;
 }
 
 /** D12: what an admin may give themself. */
@@ -65,14 +82,15 @@ async function assertOwnRightsKept(trx: Transaction<Database>, policies: Policie
 }
 
 /** Appends audit entries in the caller's transaction, so the log and the change commit together. */
-export async function insertAudit(trx: Transaction<Database>, companyId: string, actor: string, version: string, entries: readonly AuditEntry[]): Promise<void> {
+export async function insertAudit(trx: Transaction<Database>, companyId: string, actor: AuditActor, version: string, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await trx
     .insertInto('audit_log')
     .values(
       entries.map((entry) => ({
         company_id: companyId,
-        actor,
+        actor: actor.id,
+        operator: actor.operator,
         action: entry.action,
         target: entry.target,
         before: entry.before === undefined ? null : JSON.stringify(entry.before),
@@ -84,13 +102,41 @@ export async function insertAudit(trx: Transaction<Database>, companyId: string,
 }
 
 /**
- * Runs one admin write on one company:
- * 1. bumps the company's policy version first, which takes the company's row lock and so
- *    serialises concurrent writers (two admins demoting each other see each other's result);
- * 2. loads the caller's rights inside the same transaction, after the lock;
- * 3. runs `work`, which starts with its permission assertion;
- * 4. refuses the write if it widened the caller's own rights (D23);
- * 5. writes the audit entries and commits, then announces the new version to every instance.
+ * One write on one company, under its lock:
+ * 1. bumps the company's policy version first (or only locks it, per `bump`), which takes the
+ *    company's row lock and so serialises concurrent writers;
+ * 2. runs `work`, which starts with its authorisation;
+ * 3. writes the audit entries and commits, then announces the new version to every instance.
+ */
+async function lockedWrite<T>(
+  deps: WriteDeps,
+  companyId: string,
+  actor: AuditActor,
+  bump: NonNullable<WriteOptions['bump']>,
+  work: (ctx: LockedWriteContext, bumped: () => boolean) => Promise<T>,
+): Promise<{ result: T; version: string }> {
+  const outcome = await deps.db.transaction().execute(async (trx) => {
+    let version = bump === 'always' ? await bumpPolicyVersion(trx, companyId) : await lockCompany(trx, companyId);
+    if (version === null) throw new NotFoundError(`company ${companyId} not found`);
+    let bumped = bump === 'always';
+    const entries: AuditEntry[] = [];
+    const changing = async () => {
+      if (bumped || bump !== 'on-change') return;
+      bumped = true;
+      version = (await bumpPolicyVersion(trx, companyId)) ?? version;
+    };
+    const result = await work({ trx, audit: (entry) => entries.push(entry), changing }, () => bumped);
+    await insertAudit(trx, companyId, actor, version!, entries);
+    return { result, version: version!, bumped };
+  });
+  if (outcome.bumped) await deps.announce(companyId, outcome.version);
+  return { result: outcome.result, version: outcome.version };
+}
+
+/**
+ * Runs one admin write on one company for a user: their rights are loaded inside the same
+ * transaction, after the lock, and `work` starts with its permission assertion. The write
+ * is refused if it widened the caller's own rights (D23).
  */
 export async function writeCompany<T>(
   deps: WriteDeps,
@@ -99,25 +145,48 @@ export async function writeCompany<T>(
   work: (ctx: WriteContext) => Promise<T>,
   options: WriteOptions = {},
 ): Promise<{ result: T; version: string }> {
-  const bump = options.bump ?? 'always';
-  const outcome = await deps.db.transaction().execute(async (trx) => {
-    let version = bump === 'always' ? await bumpPolicyVersion(trx, companyId) : await lockCompany(trx, companyId);
-    if (version === null) throw new NotFoundError(`company ${companyId} not found`);
-    let bumped = bump === 'always';
-    const rights = await loadRights(trx, deps.policies, caller, companyId);
-    const entries: AuditEntry[] = [];
-    const changing = async () => {
-      if (bumped || bump !== 'on-change') return;
-      bumped = true;
-      version = (await bumpPolicyVersion(trx, companyId)) ?? version;
-    };
-    const result = await work({ trx, rights, audit: (entry) => entries.push(entry), changing });
-    if (bumped && options.ownRights !== 'may-grow' && rights.membership?.status === 'active') await assertOwnRightsKept(trx, deps.policies, caller, rights);
-    await insertAudit(trx, companyId, caller.sub, version!, entries);
-    return { result, version: version!, bumped };
+  const actor = { id: caller.sub, operator: options.operator ?? false };
+  return lockedWrite(deps, companyId, actor, options.bump ?? 'always', async (ctx, bumped) => {
+    const rights = await loadRights(ctx.trx, deps.policies, caller, companyId);
+    const result = await work({ ...ctx, rights });
+    if (bumped() && options.ownRights !== 'may-grow' && rights.membership?.status === 'active') await assertOwnRightsKept(ctx.trx, deps.policies, caller, rights);
+    return result;
   });
-  if (outcome.bumped) await deps.announce(companyId, outcome.version);
-  return { result: outcome.result, version: outcome.version };
+}
+
+/**
+ * A write the platform operator makes on its own (the operator credential and no user):
+ * the same lock, version and audit as any write, authorised by the credential alone.
+ * A deleted company keeps its version row, so its absence is checked here.
+ */
+export async function writeCompanyAsOperator<T>(
+  deps: WriteDeps,
+  companyId: string,
+  work: (ctx: LockedWriteContext) => Promise<T>,
+  options: Pick<WriteOptions, 'bump'> = {},
+): Promise<{ result: T; version: string }> {
+  return lockedWrite(deps, companyId, { id: OPERATOR_ACTOR, operator: true }, options.bump ?? 'always', async (ctx) => {
+    const company = await ctx.trx.selectFrom('companies').select('id').where('id', '=', companyId).executeTakeFirst();
+    if (!company) throw new NotFoundError(`company ${companyId} not found`);
+    return work(ctx);
+  });
+}
+
+/**
+ * A write on a route the operator may call alone: as the user when there is one (their
+ * rights apply, and the operator credential beside them is recorded), else as the operator.
+ * `work` gets the user's rights, or null for the operator.
+ */
+export function writeCompanyAs<T>(
+  deps: WriteDeps,
+  caller: AdminCaller,
+  companyId: string,
+  work: (ctx: LockedWriteContext, rights: CallerRights | null) => Promise<T>,
+  options: Pick<WriteOptions, 'bump'> = {},
+): Promise<{ result: T; version: string }> {
+  return caller.user
+    ? writeCompany(deps, caller.user, companyId, (ctx) => work(ctx, ctx.rights), { ...options, operator: caller.operator })
+    : writeCompanyAsOperator(deps, companyId, (ctx) => work(ctx, null), options);
 }
 
 /** Reads run on the caller's fresh rights (never cached): admin decisions read their own writes. */

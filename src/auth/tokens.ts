@@ -5,6 +5,8 @@ import { UnauthenticatedError } from '../errors.js';
 export interface TokenClaims {
   sub: string;
   email?: string;
+  /** The issuer says it verified `email` (`email_verified: true`, the boolean); see emailIsVerified. */
+  emailVerified?: true;
   /** Castellan's own tokens only: the company the local user logged in to. */
   company?: string;
 }
@@ -47,6 +49,7 @@ export function claimsFrom(payload: JWTPayload, source: TokenSource): { claims: 
   if (source === 'own' && !local) throw new UnauthenticatedError('token subject is not a local user');
   const claims: TokenClaims = { sub };
   if (typeof payload.email === 'string') claims.email = payload.email;
+  if (source === 'external' && claims.email !== undefined && payload.email_verified === true) claims.emailVerified = true;
   if (source === 'own' && typeof payload.company === 'string') claims.company = payload.company;
   return { claims, exp };
 }

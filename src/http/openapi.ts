@@ -3,6 +3,7 @@ import type { Route } from './route.js';
 
 /** What the document needs of an endpoint: a Route, or the description of one served outside express. */
 export type DocumentedRoute = Pick<Route, 'method' | 'path' | 'summary' | 'tag' | 'params' | 'query' | 'body' | 'success' | 'alsoSucceeds' | 'errors' | 'headers' | 'security'> & {
+  operator?: 'beside';
   /** The success body's media type when it is not JSON. */
   produces?: string;
 };
@@ -92,6 +93,20 @@ function successResponses(route: DocumentedRoute) {
   return responses;
 }
 
+/** OpenAPI security requirements: alternatives, each a set of schemes sent together. */
+function securityOf(route: DocumentedRoute): Array<Record<string, string[]>> | null {
+  switch (route.security) {
+    case 'user':
+      return route.operator === 'beside' ? [{ bearerToken: [] }, { bearerToken: [], operatorToken: [] }] : [{ bearerToken: [] }];
+    case 'user-or-operator':
+      return [{ bearerToken: [] }, { operatorToken: [] }, { bearerToken: [], operatorToken: [] }];
+    case 'service':
+      return [{ checkToken: [] }, {}];
+    default:
+      return null;
+  }
+}
+
 export interface OpenApiInfo {
   title: string;
   version: string;
@@ -118,8 +133,8 @@ export function buildOpenApi(info: OpenApiInfo, routes: readonly DocumentedRoute
       },
     };
     if (route.body) operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } };
-    if (route.security === 'user') operation.security = [{ bearerToken: [] }];
-    if (route.security === 'service') operation.security = [{ checkToken: [] }, {}];
+    const security = securityOf(route);
+    if (security) operation.security = security;
     (paths[route.path] ??= {})[route.method] = operation;
   }
   return {
@@ -131,6 +146,12 @@ export function buildOpenApi(info: OpenApiInfo, routes: readonly DocumentedRoute
       securitySchemes: {
         bearerToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "A user's JWT: Castellan's own (local users) or a configured identity provider's" },
         checkToken: { type: 'http', scheme: 'bearer', description: 'CHECK_TOKEN, when configured (always when listening beyond loopback)' },
+        operatorToken: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Castellan-Operator-Token',
+          description: "OPERATOR_TOKEN: the platform's billing side (plans, licenses, domains it verified, deleted companies' audit logs); a wrong one is 401",
+        },
       },
     },
   };

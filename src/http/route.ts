@@ -3,6 +3,7 @@ import type { Request, Response, Router } from 'express';
 import type { z } from 'zod';
 import type { TokenClaims } from '../auth/auth.js';
 import { InvalidRequestError, UnauthenticatedError } from '../errors.js';
+import { createOperatorGuard, OPERATOR_HEADER } from './operator-token.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -44,7 +45,18 @@ interface RouteBase<P, Q, B> {
 /** Needs a user's bearer token (admin API); the handler gets the verified caller. */
 export interface UserRoute<P, Q, B> extends RouteBase<P, Q, B> {
   security: 'user';
-  handle(input: RouteInput<P, Q, B>, caller: TokenClaims): Promise<RouteReply>;
+  /** `beside`: the operator credential may come with the bearer token, for what only the platform decides; the handler learns whether it did. */
+  operator?: 'beside';
+  handle(input: RouteInput<P, Q, B>, caller: TokenClaims, operator: boolean): Promise<RouteReply>;
+}
+
+/** Who called a route the platform operator may call on its own. */
+export type AdminCaller = { user: TokenClaims; operator: boolean } | { user: null; operator: true };
+
+/** A user's bearer token, the operator credential, or both: the platform acts on a company without being one of its users. */
+export interface OperatorRoute<P, Q, B> extends RouteBase<P, Q, B> {
+  security: 'user-or-operator';
+  handle(input: RouteInput<P, Q, B>, caller: AdminCaller): Promise<RouteReply>;
 }
 
 /** Public, or guarded by the check token before it reaches the handler. */
@@ -53,11 +65,13 @@ export interface OpenRoute<P, Q, B> extends RouteBase<P, Q, B> {
   handle(input: RouteInput<P, Q, B>): Promise<RouteReply>;
 }
 
-export type Route<P = any, Q = any, B = any> = UserRoute<P, Q, B> | OpenRoute<P, Q, B>;
+export type Route<P = any, Q = any, B = any> = UserRoute<P, Q, B> | OperatorRoute<P, Q, B> | OpenRoute<P, Q, B>;
 
 /** Identity functions that let TypeScript infer P, Q and B from the schemas. */
 export const userRoute = <P = Record<string, never>, Q = Record<string, never>, B = undefined>(route: Omit<UserRoute<P, Q, B>, 'security'>): Route =>
   ({ ...route, security: 'user' }) as Route;
+export const operatorRoute = <P = Record<string, never>, Q = Record<string, never>, B = undefined>(route: Omit<OperatorRoute<P, Q, B>, 'security'>): Route =>
+  ({ ...route, security: 'user-or-operator' }) as Route;
 export const openRoute = <P = Record<string, never>, Q = Record<string, never>, B = undefined>(route: OpenRoute<P, Q, B>): Route => route as Route;
 
 function isEmpty(value: unknown): boolean {
@@ -89,17 +103,28 @@ export interface MountOptions {
   authenticate?(req: Request): Promise<TokenClaims>;
   /** Required to mount `service` routes; without it they refuse every caller. */
   isServiceAuthorised?(header: string | undefined): boolean;
+  /** Whether a request carries the operator credential (throws when it carries a wrong one); without it, any operator token is refused. */
+  isOperator?(header: string | string[] | undefined): boolean;
   /** Called when a write finishes, for metrics. */
   onWrite?(route: Route, status: number): void;
 }
 
+const acceptsOperator = (route: Route) => route.security === 'user-or-operator' || (route.security === 'user' && route.operator === 'beside');
+
+/** The operator alone needs no user; with a bearer token beside it, that user is authenticated (and authorised) as well. */
+const needsUser = (route: Route, operator: boolean, req: Request) =>
+  route.security === 'user' || (route.security === 'user-or-operator' && !(operator && req.headers.authorization === undefined));
+
 export function mountRoutes(router: Router, routes: readonly Route[], options: MountOptions): void {
+  const isOperator = options.isOperator ?? createOperatorGuard(undefined);
   for (const route of routes) {
     router[route.method](expressPath(route.path), async (req: Request, res: Response) => {
       if (route.method !== 'get' && options.onWrite) res.once('finish', () => options.onWrite!(route, res.statusCode));
       // Authenticate before looking at the input: an anonymous caller learns nothing from validation errors.
-      if (route.security === 'user' && !options.authenticate) throw new UnauthenticatedError('this endpoint takes no user tokens here');
-      const caller = route.security === 'user' ? await options.authenticate!(req) : null;
+      const operator = acceptsOperator(route) && isOperator(req.headers[OPERATOR_HEADER]);
+      const userNeeded = needsUser(route, operator, req);
+      if (userNeeded && !options.authenticate) throw new UnauthenticatedError('this endpoint takes no user tokens here');
+      const caller = userNeeded ? await options.authenticate!(req) : null;
       if (route.security === 'service' && options.isServiceAuthorised?.(req.headers.authorization) !== true) {
         throw new UnauthenticatedError('a valid check token is required (Authorization: Bearer <CHECK_TOKEN>)');
       }
@@ -109,7 +134,12 @@ export function mountRoutes(router: Router, routes: readonly Route[], options: M
         body: parsePart(route.body, req.body, 'body'),
         headers: req.headers,
       };
-      const reply = route.security === 'user' ? await route.handle(input, caller!) : await route.handle(input);
+      const reply =
+        route.security === 'user'
+          ? await route.handle(input, caller!, operator)
+          : route.security === 'user-or-operator'
+            ? await route.handle(input, caller ? { user: caller, operator } : { user: null, operator: true })
+            : await route.handle(input);
       if (reply.headers) res.set(reply.headers);
       res.status(reply.status ?? route.success.status).json(reply.body);
     });

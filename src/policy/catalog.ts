@@ -32,6 +32,7 @@ export interface Policies {
   catalog: Catalog;
   companyRoles: Record<CompanyRole, StoredPermission[]>;
   projectRoles: ProjectRoleDefinition[];
+  plans: Plans;
   testSuites: PolicyTestSuite[];
 }
 
@@ -171,6 +172,18 @@ const projectRolesSchema = (catalog: Catalog) =>
       }
     });
 
+/** A plan and its license counts (D14), as the billing side sets them. */
+export const planSchema = z.strictObject({
+  name: z.string().trim().min(1).max(64),
+  userLicenses: z.number().int().min(0).max(1_000_000),
+  developerLicenses: z.number().int().min(0).max(1_000_000),
+});
+export type Plan = z.infer<typeof planSchema>;
+
+/** `plans.json`: what a company gets when the platform chose no plan for it. */
+const plansSchema = z.strictObject({ default: planSchema });
+export type Plans = z.infer<typeof plansSchema>;
+
 const grantSchema = z.strictObject({ project: z.string().regex(ID_PATTERN), role: projectRoleKeySchema, team: z.string().regex(ID_PATTERN).optional() });
 
 export const policyTestSuiteSchema = z.strictObject({
@@ -243,6 +256,7 @@ export function loadPolicies(dir: string = defaultPoliciesDir()): Policies {
   const catalog = parseFile(path.join(dir, 'catalog.json'), catalogSchema) as Catalog;
   const companyRoles = parseFile(path.join(dir, 'company-roles.json'), companyRolesSchema(catalog)) as Record<CompanyRole, StoredPermission[]>;
   const projectRoles = parseFile(path.join(dir, 'project-roles.json'), projectRolesSchema(catalog)) as ProjectRoleDefinition[];
+  const plans = parseFile(path.join(dir, 'plans.json'), plansSchema);
   const testsDir = path.join(dir, 'tests');
   let testFiles: string[] = [];
   try {
@@ -254,5 +268,5 @@ export function loadPolicies(dir: string = defaultPoliciesDir()): Policies {
     const file = path.join(testsDir, f);
     return { ...parseFile(file, policyTestSuiteSchema), file, name: f.replace(/\.json$/, '') };
   });
-  return { catalog, companyRoles, projectRoles, testSuites };
+  return { catalog, companyRoles, projectRoles, plans, testSuites };
 }

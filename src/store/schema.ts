@@ -109,6 +109,8 @@ export interface AuditLogTable {
   before: Json<unknown> | null;
   after: Json<unknown> | null;
   version: BigIntColumn;
+  /** The write carried the platform operator's credential. */
+  operator: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface SigningKeysTable {

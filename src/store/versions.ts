@@ -34,15 +34,17 @@ export async function readPolicyVersion(db: Kysely<Database>, companyId: string)
 }
 
 /**
- * Creates a new company's version row, or continues the tombstone a deleted company of
- * the same id left behind, so the id's versions keep growing.
+ * Creates a new company's version row. Null when the id was ever used: a deleted company
+ * leaves its row behind as a tombstone, and its id is never handed out again, because
+ * downstream services still keep data under it and a newcomer with that id would
+ * administer all of it.
  */
-export async function startPolicyVersion(trx: Transaction<Database>, companyId: string): Promise<string> {
+export async function startPolicyVersion(trx: Transaction<Database>, companyId: string): Promise<string | null> {
   const row = await trx
     .insertInto('policy_versions')
     .values({ company_id: companyId, version: 1 })
-    .onConflict((oc) => oc.column('company_id').doUpdateSet({ version: sql`policy_versions.version + 1` }))
+    .onConflict((oc) => oc.column('company_id').doNothing())
     .returning('version')
-    .executeTakeFirstOrThrow();
-  return String(row.version);
+    .executeTakeFirst();
+  return row ? String(row.version) : null;
 }

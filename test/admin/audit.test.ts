@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../src/admin/audit/schemas.js';
 import type { Database } from '../../src/store/schema.js';
 import { addMember, adminClient, companySequence, type AdminClient } from '../support/admin.js';
-import { api, createTestEnvironment, type JsonResponse, type TestApp, type TestEnvironment } from '../support/app.js';
+import { api, createTestEnvironment, operatorHeaders, TEST_OPERATOR_TOKEN, type JsonResponse, type TestApp, type TestEnvironment } from '../support/app.js';
 import { servicesUp } from '../support/services.js';
 
 const failure = (status: number, code: string) => ({ status, body: { error: expect.objectContaining({ code }) } });
@@ -219,6 +219,69 @@ describe.skipIf(!servicesUp)('audit API', () => {
     expect(own.status).toBe(200);
     expect(own.body.entries.every((e: Entry) => e.target === `company:${a.id}`)).toBe(true);
     expect((await b.owner.get(`/v1/companies/${b.id}/audit`)).body.entries.map((e: Entry) => e.target)).toEqual([`company:${b.id}`, 'role:company/editor']);
+  });
+
+  describe("D22: the log outlives its company; the platform operator reads it", () => {
+    const asOperator = (path: string, token = TEST_OPERATOR_TOKEN) => api(instance.url, 'GET', path, undefined, operatorHeaders(token));
+
+    it('deleting a company keeps its entries and records the deletion: who, and the last state', async () => {
+      const { id, owner, version: created } = await company('doomed');
+      const domain = `${id}.test`;
+      expect((await owner.put(`/v1/companies/${id}/domains`, { domains: [domain] }, operatorHeaders())).status).toBe(200);
+      const role = await owner.put(`/v1/companies/${id}/roles/company/collaborator`, { permissions: [{ action: 'view', subject: 'Team' }] });
+      const deleted = await owner.delete(`/v1/companies/${id}`);
+      expect(deleted.status).toBe(200);
+
+      const log = await asOperator(`/v1/companies/${id}/audit`);
+      expect(log.status).toBe(200);
+      const entries: Entry[] = log.body.entries;
+      expect(entries.map((e) => [e.action, e.actor, e.version])).toEqual([
+        ['company.create', owner.userId, created],
+        ['company.domains.update', owner.userId, created],
+        ['role.company.update', owner.userId, role.body.version],
+        ['company.delete', owner.userId, deleted.body.version],
+      ]);
+      expect(entries.at(-1)).toMatchObject({
+        target: `company:${id}`,
+        before: {
+          id,
+          name: `Company ${id}`,
+          owner: owner.userId,
+          domains: [domain],
+          plan: { name: 'business', userLicenses: 10, developerLicenses: 2 },
+          usage: { userLicenses: 0, developerLicenses: 0 },
+        },
+        after: null,
+      });
+      // Nothing but the log is left, and in the database too.
+      expect(await db.selectFrom('audit_log').select('action').where('company_id', '=', id).orderBy('id').execute()).toHaveLength(4);
+      expect(await db.selectFrom('companies').select('id').where('id', '=', id).execute()).toEqual([]);
+      // Paging works the same on a deleted company's log.
+      const first = await asOperator(`/v1/companies/${id}/audit?limit=3`);
+      expect(first.body.entries).toEqual(entries.slice(0, 3));
+      expect((await asOperator(`/v1/companies/${id}/audit?after=${first.body.next}`)).body).toEqual({ entries: entries.slice(3), next: null });
+    });
+
+    it('only the operator credential reads a deleted company\'s log; its former members get 404', async () => {
+      const { id, owner } = await company('gone');
+      await addMember(db, id, `admin-${id}`, 'admin');
+      expect((await owner.delete(`/v1/companies/${id}`)).status).toBe(200);
+      expect(await owner.get(`/v1/companies/${id}/audit`)).toMatchObject(failure(404, 'not_found'));
+      expect(await adminClient(instance.url, `admin-${id}`).get(`/v1/companies/${id}/audit`)).toMatchObject(failure(404, 'not_found'));
+      // Beside a user's token both credentials must hold: a former owner is nobody in the company any more.
+      expect(await owner.get(`/v1/companies/${id}/audit`, operatorHeaders())).toMatchObject(failure(404, 'not_found'));
+      expect(await asOperator(`/v1/companies/${id}/audit`, 'not-the-operator-token-but-as-long-as-it-must')).toMatchObject(failure(401, 'unauthenticated'));
+      expect((await asOperator(`/v1/companies/${id}/audit`)).status).toBe(200);
+    });
+
+    it('the operator reads a live company\'s log too, and gets 404 for an id never used', async () => {
+      const { id } = await company('alive');
+      const live = await asOperator(`/v1/companies/${id}/audit`);
+      expect(live.status).toBe(200);
+      expect(live.body.entries.map((e: Entry) => e.action)).toEqual(['company.create']);
+      expect(await asOperator('/v1/companies/never-was/audit')).toMatchObject(failure(404, 'not_found'));
+      expect(await asOperator(`/v1/companies/${id}/audit?limit=0`)).toMatchObject(failure(400, 'invalid_request'));
+    });
   });
 });
 

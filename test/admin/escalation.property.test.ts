@@ -5,7 +5,7 @@ import { loadPolicies } from '../../src/policy/catalog.js';
 import type { Database } from '../../src/store/schema.js';
 import { referenceDecision, type Permission, type RawCompany, type Role } from '../check/reference.js';
 import { addMember, adminClient, type AdminClient } from '../support/admin.js';
-import { api, createTestEnvironment, type JsonResponse, type TestApp, type TestEnvironment } from '../support/app.js';
+import { api, createTestEnvironment, operatorHeaders, type JsonResponse, type TestApp, type TestEnvironment } from '../support/app.js';
 import { servicesUp } from '../support/services.js';
 
 /**
@@ -279,7 +279,7 @@ async function buildWorld(url: string, db: Kysely<Database>, company: string, wo
   const ok = (response: JsonResponse, what: string) => {
     if (response.status >= 300) throw new Error(`setup: ${what} answered ${response.status}: ${JSON.stringify(response.body)}`);
   };
-  ok(await owner.post('/v1/companies', { id: company, name: company, plan: { name: 'enterprise', userLicenses: 100, developerLicenses: 100 } }), 'company');
+  ok(await owner.post('/v1/companies', { id: company, name: company, plan: { name: 'enterprise', userLicenses: 100, developerLicenses: 100 } }, operatorHeaders()), 'company');
   for (const key of EDITABLE) ok(await owner.put(`/v1/companies/${company}/roles/company/${key}`, { permissions: world.companyRoles[key] }), `role ${key}`);
   ok(await owner.post(`/v1/companies/${company}/roles/project`, { key: 'r0', name: 'r0', permissions: world.r0 }), 'role r0');
   for (const project of PROJECTS) ok(await owner.put(`/v1/companies/${company}/projects/${project}`, { name: project }), `project ${project}`);

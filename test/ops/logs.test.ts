@@ -11,6 +11,8 @@ const WRONG_PASSWORD = 'Wr0ng-horse-battery-staple-97';
 const SECOND_PASSWORD = 'An0ther-long-password-for-ada-58';
 const SHORT_PASSWORD = 'sh0rt-pw-29';
 const WRONG_CHECK_TOKEN = 'not-the-check-token-8d41e6b2c0';
+const OPERATOR_TOKEN = 'log-test-operator-token-3b9e77d01c4a62f5';
+const WRONG_OPERATOR_TOKEN = 'not-the-operator-token-6f20c9a84e13b7d5';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface Reply {
@@ -39,7 +41,7 @@ describe.skipIf(!servicesUp)('logs', () => {
   let url: string;
   let output = '';
   /** Every secret the flow uses: none may appear anywhere in the log output. */
-  const secrets = new Set<string>([TEST_JWT_SECRET, CHECK_TOKEN, PASSWORD, WRONG_PASSWORD, SECOND_PASSWORD, SHORT_PASSWORD, WRONG_CHECK_TOKEN]);
+  const secrets = new Set<string>([TEST_JWT_SECRET, CHECK_TOKEN, PASSWORD, WRONG_PASSWORD, SECOND_PASSWORD, SHORT_PASSWORD, WRONG_CHECK_TOKEN, OPERATOR_TOKEN, WRONG_OPERATOR_TOKEN]);
   const replies: Array<Reply & { method: string; path: string }> = [];
 
   /** A token is also secret in part: its signature alone must not leak either. */
@@ -83,6 +85,7 @@ describe.skipIf(!servicesUp)('logs', () => {
       REDIS_KEY_PREFIX: `${uniqueName('logs')}:`,
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       CHECK_TOKEN,
+      OPERATOR_TOKEN,
     });
     const logger = createLogger(config.LOG_LEVEL, { write: (chunk: string) => void (output += chunk) });
     app = await createCastellan(config, { logger });
@@ -102,13 +105,16 @@ describe.skipIf(!servicesUp)('logs', () => {
       const company = await call('POST', '/v1/companies', {
         bearer: owner,
         body: { id: 'acme', name: 'Acme', plan: { name: 'business', userLicenses: 10, developerLicenses: 2 } },
-        headers: { 'x-request-id': 'flow-create-company' },
+        headers: { 'x-request-id': 'flow-create-company', 'x-castellan-operator-token': OPERATOR_TOKEN },
       });
       expect(company.status).toBe(201);
+      // The billing side, with a wrong operator token and then the right one.
+      const subscription = { plan: 'business', userLicenses: 11, developerLicenses: 2 };
+      expect((await call('PUT', '/v1/companies/acme/subscription', { body: subscription, headers: { 'x-castellan-operator-token': WRONG_OPERATOR_TOKEN } })).status).toBe(401);
+      expect((await call('PUT', '/v1/companies/acme/subscription', { body: subscription, headers: { 'x-castellan-operator-token': OPERATOR_TOKEN } })).status).toBe(200);
 
       const created = await call('POST', '/v1/companies/acme/local-users', {
         bearer: owner,
-        // A manager: local users are never admins (D3), and a manager may list members.
         body: { login: 'ada', password: PASSWORD, firstName: 'Ada', lastName: 'Lovelace', role: 'manager' },
       });
       expect(created.status).toBe(201);

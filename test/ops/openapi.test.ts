@@ -95,10 +95,24 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
     }
   });
 
+  it('says which endpoints take the operator credential, and how', () => {
+    const schemes = (document as unknown as { components: { securitySchemes: Record<string, unknown> } }).components.securitySchemes;
+    expect(schemes.operatorToken).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Castellan-Operator-Token' });
+    const security = (method: string, path: string) => (document.paths[path]![method] as unknown as { security: unknown }).security;
+    // Alone or beside a user's token.
+    const either = [{ bearerToken: [] }, { operatorToken: [] }, { bearerToken: [], operatorToken: [] }];
+    for (const path of ['/v1/companies/{company}/subscription', '/v1/companies/{company}/domains']) expect(security('put', path)).toEqual(either);
+    expect(security('get', '/v1/companies/{company}/audit')).toEqual(either);
+    // Only beside the token of the user who becomes the owner.
+    expect(security('post', '/v1/companies')).toEqual([{ bearerToken: [] }, { bearerToken: [], operatorToken: [] }]);
+    expect(security('patch', '/v1/companies/{company}')).toEqual([{ bearerToken: [] }]);
+  });
+
   it('describes requests with the same schemas that validate them', () => {
     const createCompany = document.paths['/v1/companies']!.post!;
     const schema = createCompany.requestBody!.content['application/json']!.schema as { required: string[]; additionalProperties: boolean };
-    expect(schema.required.sort()).toEqual(['name', 'plan']);
+    // The plan is the platform's to choose (operator credential); without one the default applies.
+    expect(schema.required.sort()).toEqual(['name']);
     // Strict bodies: unknown fields are refused, and the document says so.
     expect(schema.additionalProperties).toBe(false);
     const check = document.paths['/v1/check']!.post!.requestBody!.content['application/json']!.schema as {

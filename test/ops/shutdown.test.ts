@@ -26,7 +26,7 @@ async function start(env: Record<string, string>): Promise<{ main: MainProcess; 
   const created = await fetch(`${main.url}/v1/companies`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id: 'acme', name: 'Acme', plan: { name: 'business', userLicenses: 10, developerLicenses: 2 } }),
+    body: JSON.stringify({ id: 'acme', name: 'Acme' }),
   });
   expect(created.status).toBe(201);
   // The load checks p1, which must be registered (D15).

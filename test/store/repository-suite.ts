@@ -137,24 +137,39 @@ export function repositorySuite(label: string, open: () => Promise<Store>, clean
       expect(await readPolicyVersion(store.db, 'acme')).toBe('2');
     });
 
-    it('deleting a company removes all its data', async () => {
+    it('deleting a company removes all its data but its audit log', async () => {
+      await store.db
+        .insertInto('audit_log')
+        .values({ company_id: 'globex', actor: 'globex-owner', action: 'company.create', target: 'company:globex', version: 1 })
+        .execute();
       await store.db.deleteFrom('companies').where('id', '=', 'globex').execute();
-      for (const table of ['memberships', 'teams', 'team_members', 'projects', 'project_grants', 'project_roles', 'company_domains', 'audit_log', 'local_credentials'] as const) {
+      for (const table of ['memberships', 'teams', 'team_members', 'projects', 'project_grants', 'project_roles', 'company_domains', 'local_credentials'] as const) {
         const rows = await store.db.selectFrom(table).select(sql<number>`count(*)::int`.as('n')).where('company_id', '=', 'globex').executeTakeFirstOrThrow();
         expect(rows.n, table).toBe(0);
       }
-      // The version row stays behind as a tombstone: versions of a company id never go backwards.
+      // D22: the log outlives its company.
+      expect(await store.db.selectFrom('audit_log').select(['actor', 'action']).where('company_id', '=', 'globex').execute()).toEqual([
+        { actor: 'globex-owner', action: 'company.create' },
+      ]);
+      // The version row stays behind as a tombstone: versions of a company id never go
+      // backwards, and the id is never started again.
       expect(await readPolicyVersion(store.db, 'globex')).toBe('1');
-      expect(await store.db.transaction().execute((trx) => startPolicyVersion(trx, 'globex'))).toBe('2');
+      expect(await store.db.transaction().execute((trx) => startPolicyVersion(trx, 'globex'))).toBeNull();
+      expect(await readPolicyVersion(store.db, 'globex')).toBe('1');
       expect(await store.db.transaction().execute((trx) => startPolicyVersion(trx, 'initech'))).toBe('1');
     });
 
     it('reverts every migration and applies them again', async () => {
       const down = await migrateAllDown(store.db);
-      expect(down).toEqual(['reverted 0002_policy_version_tombstones', 'reverted 0001_initial']);
+      expect(down).toEqual(['reverted 0004_audit_outlives_company', 'reverted 0003_audit_operator', 'reverted 0002_policy_version_tombstones', 'reverted 0001_initial']);
       const tables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('memberships', 'companies')`.execute(store.db);
       expect(tables.rows[0]!.n).toBe(0);
-      expect(await migrateToLatest(store.db)).toEqual(['applied 0001_initial', 'applied 0002_policy_version_tombstones']);
+      expect(await migrateToLatest(store.db)).toEqual([
+        'applied 0001_initial',
+        'applied 0002_policy_version_tombstones',
+        'applied 0003_audit_operator',
+        'applied 0004_audit_outlives_company',
+      ]);
     });
   });
 }

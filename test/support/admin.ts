@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { CompanyRole } from '../../src/policy/types.js';
 import type { Database } from '../../src/store/schema.js';
-import { api, signToken, type JsonResponse } from './app.js';
+import { api, operatorHeaders, signToken, type JsonResponse } from './app.js';
 
 /** Calls the admin API as one platform user (an HS256 token as the identity provider would issue). */
 export interface AdminClient {
@@ -30,9 +30,12 @@ export function adminClient(baseUrl: string, userId: string, email: string | nul
 
 export const defaultPlan = { name: 'business', userLicenses: 10, developerLicenses: 2 };
 
-/** Creates a company through the API; its caller becomes owner and admin. */
+/**
+ * Creates a company through the API; its caller becomes owner and admin. The plan (and any
+ * domains) are chosen as the platform would: with the operator credential beside the owner's token.
+ */
 export async function createCompany(owner: AdminClient, id: string, extra: Record<string, unknown> = {}): Promise<{ version: string; body: any }> {
-  const response = await owner.post('/v1/companies', { id, name: `Company ${id}`, plan: defaultPlan, ...extra });
+  const response = await owner.post('/v1/companies', { id, name: `Company ${id}`, plan: defaultPlan, ...extra }, operatorHeaders());
   if (response.status !== 201) throw new Error(`creating company ${id} answered ${response.status}: ${JSON.stringify(response.body)}`);
   return { version: response.body.version, body: response.body };
 }

@@ -5,6 +5,10 @@ import { createLogger } from '../../src/log.js';
 import { TEST_REDIS_URL, createTestDatabase, uniqueName, type TestDatabase } from './services.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-characters-long';
+/** OPERATOR_TOKEN of every test instance: the platform's billing side, which sets plans and licenses. */
+export const TEST_OPERATOR_TOKEN = 'test-operator-token-that-is-32-characters-or-more';
+/** Request headers that carry the operator credential, beside a user's bearer token or alone. */
+export const operatorHeaders = (token = TEST_OPERATOR_TOKEN): Record<string, string> => ({ 'x-castellan-operator-token': token });
 
 export interface TestApp {
   app: Castellan;
@@ -14,7 +18,7 @@ export interface TestApp {
 
 /** Starts an instance on a free loopback port. */
 export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const config: Config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_JWT_SECRET, ...env });
+  const config: Config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_JWT_SECRET, OPERATOR_TOKEN: TEST_OPERATOR_TOKEN, ...env });
   const app = await createCastellan(config, { logger: createLogger(config.LOG_LEVEL) });
   const url = await app.listen();
   return { app, url, close: () => app.close() };

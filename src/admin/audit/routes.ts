@@ -1,4 +1,4 @@
-import { userRoute, type Route } from '../../http/route.js';
+import { operatorRoute, type Route } from '../../http/route.js';
 import type { AdminDeps } from '../router.js';
 import { auditPage, auditParams, auditQuery } from './schemas.js';
 import { createAuditService } from './service.js';
@@ -6,10 +6,11 @@ import { createAuditService } from './service.js';
 export function auditRoutes({ db, policies }: AdminDeps): Route[] {
   const service = createAuditService({ db, policies });
   return [
-    userRoute({
+    operatorRoute({
       method: 'get',
       path: '/v1/companies/{company}/audit',
-      summary: 'Page through the audit log, oldest first (view Member, view Role and view CompanySettings subscription)',
+      summary:
+        "Page through the audit log, oldest first (view Member, view Role and view CompanySettings subscription); the operator credential alone reads any company's, a deleted one's too",
       tag: 'Audit',
       params: auditParams,
       query: auditQuery,

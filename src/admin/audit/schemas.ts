@@ -31,7 +31,8 @@ export const auditParams = z.strictObject({ company: idSchema });
 export const auditEntry = z.object({
   id: z.string(),
   at: z.string().describe('ISO 8601 time of the write'),
-  actor: z.string().describe('user id of the caller who made the change'),
+  actor: z.string().describe('user id of the caller who made the change; "operator" for the platform operator acting without a user'),
+  operator: z.boolean().describe("the change carried the platform operator's credential (X-Castellan-Operator-Token)"),
   action: z.string().describe('e.g. role.project.update'),
   target: z.string().describe('e.g. role:project/viewer'),
   before: z.unknown().nullable(),

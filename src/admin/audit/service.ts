@@ -1,7 +1,9 @@
 import type { Selectable } from 'kysely';
-import { InvalidRequestError } from '../../errors.js';
+import { InvalidRequestError, NotFoundError } from '../../errors.js';
+import type { AdminCaller } from '../../http/route.js';
 import type { AuditLogTable } from '../../store/schema.js';
-import { assertCan, type Caller, type Need } from '../context.js';
+import { readPolicyVersion } from '../../store/versions.js';
+import { assertCan, type Need } from '../context.js';
 import { readCompany, type WriteDeps } from '../transaction.js';
 import { decodeCursor, encodeCursor, type AuditEntryView, type AuditPage, type AuditQuery } from './schemas.js';
 
@@ -21,6 +23,7 @@ export function toEntry(row: Selectable<AuditLogTable>): AuditEntryView {
     id: String(row.id),
     at: new Date(row.at).toISOString(),
     actor: row.actor,
+    operator: row.operator,
     action: row.action,
     target: row.target,
     before: row.before ?? null,
@@ -45,19 +48,33 @@ function afterId(cursor: string): string {
 
 export function createAuditService(deps: Pick<WriteDeps, 'db' | 'policies'>) {
   const { db } = deps;
+
+  /**
+   * Oldest first, by id. Within one company, id order is commit order: every writer
+   * holds the company's row lock from before its audit insert until commit, so a page
+   * boundary never skips an entry committed later with a smaller id.
+   */
+  async function page(companyId: string, query: AuditQuery): Promise<AuditPage> {
+    let select = db.selectFrom('audit_log').selectAll().where('company_id', '=', companyId);
+    if (query.after !== undefined) select = select.where('id', '>', afterId(query.after));
+    const rows = await select.orderBy('id').limit(query.limit + 1).execute();
+    return toPage(rows, query.limit);
+  }
+
   return {
     /**
-     * Oldest first, by id. Within one company, id order is commit order: every writer
-     * holds the company's row lock from before its audit insert until commit, so a page
-     * boundary never skips an entry committed later with a smaller id.
+     * A member reads their company's log with the rights its entries need. The operator alone
+     * reads any company's whose id was ever used: a deleted company keeps its log and its
+     * version row (D22), and nobody else can reach it any more.
      */
-    async list(caller: Caller, companyId: string, query: AuditQuery): Promise<AuditPage> {
-      return readCompany(deps, caller, companyId, async (rights) => {
+    async list(caller: AdminCaller, companyId: string, query: AuditQuery): Promise<AuditPage> {
+      if (caller.user === null) {
+        if ((await readPolicyVersion(db, companyId)) === null) throw new NotFoundError(`company ${companyId} not found`);
+        return page(companyId, query);
+      }
+      return readCompany(deps, caller.user, companyId, async (rights) => {
         for (const need of AUDIT_READER_NEEDS) assertCan(rights, need);
-        let select = db.selectFrom('audit_log').selectAll().where('company_id', '=', companyId);
-        if (query.after !== undefined) select = select.where('id', '>', afterId(query.after));
-        const rows = await select.orderBy('id').limit(query.limit + 1).execute();
-        return toPage(rows, query.limit);
+        return page(companyId, query);
       });
     },
   };

@@ -1,4 +1,4 @@
-import { userRoute, type Route } from '../../http/route.js';
+import { operatorRoute, userRoute, type Route } from '../../http/route.js';
 import { companyParams, versionOnly } from '../schemas.js';
 import { companyView, companyWritten, createCompanyBody, domainsBody, renameCompanyBody, subscriptionBody, transferOwnershipBody } from './schemas.js';
 import type { AdminDeps } from '../router.js';
@@ -6,18 +6,20 @@ import { createCompaniesService } from './service.js';
 
 const tag = 'Companies';
 
-export function companiesRoutes({ db, policies, announce, logger }: AdminDeps): Route[] {
-  const service = createCompaniesService({ db, policies, announce });
+export function companiesRoutes({ db, policies, announce, logger, emailTrust }: AdminDeps): Route[] {
+  const service = createCompaniesService({ db, policies, announce, emailTrust });
   return [
     userRoute({
       method: 'post',
       path: '/v1/companies',
-      summary: 'Create a company; the caller becomes its owner and an active admin',
+      summary:
+        'Create a company; the caller becomes its owner and an active admin. A plan, and domains other than the caller\'s own verified one, need the operator credential beside the token',
       tag,
       body: createCompanyBody,
+      operator: 'beside',
       success: { status: 201, description: 'the company', schema: companyWritten },
       errors: ['unauthenticated', 'forbidden', 'conflict', 'domain_taken'],
-      handle: async ({ body }, caller) => ({ body: await service.create(caller, body) }),
+      handle: async ({ body }, caller, operator) => ({ body: await service.create(caller, body, operator) }),
     }),
     userRoute({
       method: 'get',
@@ -43,14 +45,14 @@ export function companiesRoutes({ db, policies, announce, logger }: AdminDeps): 
     userRoute({
       method: 'delete',
       path: '/v1/companies/{company}',
-      summary: 'Delete a company and all its data (owner only)',
+      summary: 'Delete a company and all its data but its audit log, which records the deletion (owner only)',
       tag,
       params: companyParams,
       success: { status: 200, description: 'deleted', schema: versionOnly },
       errors: ['unauthenticated', 'forbidden', 'not_found'],
       handle: async ({ params }, caller) => {
         const deleted = await service.remove(caller, params.company);
-        // The company's audit log goes with it: the service log keeps the deletion.
+        // Also in the service log: where companies disappear, operators look there first.
         logger.info({ company: params.company, actor: caller.sub, version: deleted.version }, 'company deleted');
         return { body: deleted };
       },
@@ -66,10 +68,11 @@ export function companiesRoutes({ db, policies, announce, logger }: AdminDeps): 
       errors: ['unauthenticated', 'forbidden', 'not_found', 'conflict'],
       handle: async ({ params, body }, caller) => ({ body: await service.transferOwnership(caller, params.company, body.userId) }),
     }),
-    userRoute({
+    operatorRoute({
       method: 'put',
       path: '/v1/companies/{company}/domains',
-      summary: 'Replace the email domains whose users are Members (edit CompanySettings domains)',
+      summary:
+        "Replace the email domains whose users are Members (edit CompanySettings domains); each new domain needs the caller's own verified email at it, or the operator credential",
       tag,
       params: companyParams,
       body: domainsBody,
@@ -77,10 +80,10 @@ export function companiesRoutes({ db, policies, announce, logger }: AdminDeps): 
       errors: ['unauthenticated', 'forbidden', 'not_found', 'conflict', 'domain_taken'],
       handle: async ({ params, body }, caller) => ({ body: await service.setDomains(caller, params.company, body.domains) }),
     }),
-    userRoute({
+    operatorRoute({
       method: 'put',
       path: '/v1/companies/{company}/subscription',
-      summary: 'Set the plan and license counts (edit CompanySettings subscription)',
+      summary: 'Set the plan and license counts: the operator credential, alone or beside a token with edit CompanySettings subscription',
       tag,
       params: companyParams,
       body: subscriptionBody,

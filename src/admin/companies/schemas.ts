@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { planSchema } from '../../policy/catalog.js';
 import { domainSchema, idSchema, versionSchema } from '../schemas.js';
 
-const licenseCount = z.number().int().min(0).max(1_000_000);
-const planName = z.string().trim().min(1).max(64);
+const { name: planName, userLicenses: licenseCount } = planSchema.shape;
 const companyName = z.string().trim().min(1).max(200);
 const domainList = z
   .array(domainSchema)
@@ -13,7 +13,7 @@ export const createCompanyBody = z.strictObject({
   id: idSchema.optional(),
   name: companyName,
   domains: domainList.optional(),
-  plan: z.strictObject({ name: planName, userLicenses: licenseCount, developerLicenses: licenseCount }),
+  plan: planSchema.optional().describe('needs the operator credential; without one the company gets the default plan of policies/plans.json'),
 });
 export type CreateCompanyInput = z.infer<typeof createCompanyBody>;
 

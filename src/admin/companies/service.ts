@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import { emailDomain, emailIsVerified, type EmailTrust } from '../../auth/email.js';
 import { INVITE_PREFIX } from '../../auth/tokens.js';
 import { ConflictError, DomainTakenError, ForbiddenError, LicenseLimitError, NotFoundError } from '../../errors.js';
 import { EDITABLE_COMPANY_ROLES } from '../../policy/types.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
 import { startPolicyVersion } from '../../store/versions.js';
+import type { AdminCaller } from '../../http/route.js';
 import { assertActiveMember, assertCan, can, type Caller, type CallerRights } from '../context.js';
 import { licenseUsage } from '../licenses.js';
-import { insertAudit, readCompany, writeCompany, type WriteDeps } from '../transaction.js';
+import { insertAudit, readCompany, writeCompany, writeCompanyAs, type WriteDeps } from '../transaction.js';
 import { upsertPlatformUser } from '../users.js';
 import type { CompanyView, CreateCompanyInput, SubscriptionInput } from './schemas.js';
 
@@ -19,6 +21,31 @@ function assertDomainsFitPlan(plan: string, domains: readonly string[]): void {
   if (domains.length > 1 && plan.toLowerCase() !== MULTI_DOMAIN_PLAN) {
     throw new ConflictError(`only the ${MULTI_DOMAIN_PLAN} plan may register more than one email domain`, { plan, domains: domains.length });
   }
+}
+
+/**
+ * D4: the domains a caller has not proven. Only a verified email proves one, and only the
+ * domain it is at (not a parent or a subdomain of it): whoever receives mail at acme.test
+ * may speak for acme.test, nobody else may claim it or learn that another company did.
+ */
+export function unprovenDomains(caller: Caller, trust: EmailTrust, domains: readonly string[]): string[] {
+  const proven = caller.email !== undefined && emailIsVerified(caller, trust) ? emailDomain(caller.email) : null;
+  return domains.filter((domain) => domain !== proven);
+}
+
+function assertDomainsProven(caller: Caller, trust: EmailTrust, domains: readonly string[]): void {
+  const [domain] = unprovenDomains(caller, trust, domains);
+  if (domain !== undefined) {
+    throw new ForbiddenError(`registering ${domain} needs your own verified email at ${domain}, or the platform operator's credential`, { domain });
+  }
+}
+
+/** D14: plans and license counts are the billing side's, which holds the operator credential. */
+function platformOnly(what: string, details: Record<string, unknown> = {}): ForbiddenError {
+  return new ForbiddenError(`plans and licenses are set by the platform: ${what} needs the operator credential (X-Castellan-Operator-Token)`, {
+    credential: 'operator',
+    ...details,
+  });
 }
 
 /**
@@ -58,28 +85,37 @@ async function loadView(db: Kysely<Database> | Transaction<Database>, rights: Ca
 
 const newCompanyId = () => `c-${randomBytes(6).toString('hex')}`;
 
-export function createCompaniesService(deps: WriteDeps) {
-  const { db, policies, announce } = deps;
+export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrust }) {
+  const { db, policies, announce, emailTrust } = deps;
 
   return {
-    /** Any platform user may open a company; they become its owner and an active admin (D10). */
-    async create(caller: Caller, input: CreateCompanyInput): Promise<CompanyView & { version: string }> {
+    /**
+     * Any platform user may open a company; they become its owner and an active admin (D10).
+     * With the operator credential beside their token, the platform chooses its plan and
+     * vouches for its domains.
+     */
+    async create(caller: Caller, input: CreateCompanyInput, operator: boolean): Promise<CompanyView & { version: string }> {
       if (caller.sub.startsWith('local:')) throw new ForbiddenError('local users belong to one company and cannot create companies');
+      if (input.plan && !operator) throw platformOnly('choosing a plan', { path: 'plan' });
+      const plan = input.plan ?? policies.plans.default;
       const domains = input.domains ?? [];
-      assertDomainsFitPlan(input.plan.name, domains);
+      if (!operator) assertDomainsProven(caller, emailTrust, domains);
+      assertDomainsFitPlan(plan.name, domains);
       const companyId = input.id ?? newCompanyId();
       const created = await db.transaction().execute(async (trx) => {
         await upsertPlatformUser(trx, caller);
+        // Claimed before the company row, so a retired id is refused however the insert below would fare.
+        const version = await startPolicyVersion(trx, companyId);
+        if (version === null) throw new ConflictError(`the company id ${companyId} is taken or was used before`, { id: companyId });
         try {
           await trx
             .insertInto('companies')
-            .values({ id: companyId, name: input.name, plan_name: input.plan.name, user_licenses: input.plan.userLicenses, developer_licenses: input.plan.developerLicenses })
+            .values({ id: companyId, name: input.name, plan_name: plan.name, user_licenses: plan.userLicenses, developer_licenses: plan.developerLicenses })
             .execute();
         } catch (error) {
           if (isUniqueViolation(error, 'companies_pkey')) throw new ConflictError(`a company with id ${companyId} already exists`, { id: companyId });
           throw error;
         }
-        const version = await startPolicyVersion(trx, companyId);
         // A new company starts from the policy files' defaults; later edits are its own (D9, D16).
         await trx
           .insertInto('company_role_permissions')
@@ -92,7 +128,7 @@ export function createCompaniesService(deps: WriteDeps) {
         await trx.insertInto('memberships').values({ company_id: companyId, user_id: caller.sub, status: 'active', role: 'admin', owner: true }).execute();
         await claimDomains(trx, companyId, domains);
         const view = await loadView(trx, null, companyId);
-        await insertAudit(trx, companyId, caller.sub, version, [{ action: 'company.create', target: `company:${companyId}`, after: view }]);
+        await insertAudit(trx, companyId, { id: caller.sub, operator }, version, [{ action: 'company.create', target: `company:${companyId}`, after: view }]);
         return { ...view, version };
       });
       await announce(companyId, created.version);
@@ -123,10 +159,14 @@ export function createCompaniesService(deps: WriteDeps) {
       return { ...result, version };
     },
 
-    /** Owner only (D10): deletes the company and everything in it. */
+    /**
+     * Owner only (D10): deletes the company and everything in it but its audit log, which
+     * records the deletion itself with the company's last state (D22).
+     */
     async remove(caller: Caller, companyId: string): Promise<{ version: string }> {
-      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights }) => {
+      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
         assertCan(rights, { action: 'delete', subject: 'Company' });
+        audit({ action: 'company.delete', target: `company:${companyId}`, before: await loadView(trx, null, companyId) });
         // Local users and pending invitees exist only through this company: they go with it.
         const ownUsers = await trx
           .selectFrom('memberships as m')
@@ -167,20 +207,28 @@ export function createCompaniesService(deps: WriteDeps) {
       return { ...result, version };
     },
 
-    /** D4, D5: replaces the company's email domains; member types follow at once, being derived. */
-    async setDomains(caller: Caller, companyId: string, domains: string[]) {
-      const { result, version } = await writeCompany(
+    /**
+     * D4, D5: replaces the company's email domains; member types follow at once, being derived.
+     * Each newly registered domain is proven by the caller's verified email, or vouched for by
+     * the operator; domains already registered and removals need no proof. The proof comes
+     * before the look-up of other companies' domains, so nobody learns who holds a domain
+     * they cannot prove.
+     */
+    async setDomains(caller: AdminCaller, companyId: string, domains: string[]) {
+      const { result, version } = await writeCompanyAs(
         deps,
         caller,
         companyId,
-        async ({ trx, rights, audit }) => {
-          assertCan(rights, { action: 'edit', subject: 'CompanySettings', field: 'domains' });
+        async ({ trx, audit }, rights) => {
+          if (rights) assertCan(rights, { action: 'edit', subject: 'CompanySettings', field: 'domains' });
           const company = await trx.selectFrom('companies').select('plan_name').where('id', '=', companyId).executeTakeFirstOrThrow();
           assertDomainsFitPlan(company.plan_name, domains);
           const current = (await trx.selectFrom('company_domains').select('domain').where('company_id', '=', companyId).orderBy('domain').execute()).map((d) => d.domain);
+          const added = domains.filter((d) => !current.includes(d));
+          if (!caller.operator && caller.user) assertDomainsProven(caller.user, emailTrust, added);
           const removed = current.filter((d) => !domains.includes(d));
           if (removed.length) await trx.deleteFrom('company_domains').where('company_id', '=', companyId).where('domain', 'in', removed).execute();
-          await claimDomains(trx, companyId, domains.filter((d) => !current.includes(d)));
+          await claimDomains(trx, companyId, added);
           audit({ action: 'company.domains.update', target: `company:${companyId}`, before: { domains: current }, after: { domains: [...domains].sort() } });
           return loadView(trx, rights, companyId);
         },
@@ -190,14 +238,19 @@ export function createCompaniesService(deps: WriteDeps) {
       return { ...result, version };
     },
 
-    /** D14: plan and license counts; never below the seats in use. */
-    async setSubscription(caller: Caller, companyId: string, input: SubscriptionInput) {
-      const { result, version } = await writeCompany(
+    /**
+     * D14: plan and license counts, never below the seats in use. Only with the operator
+     * credential, refused before the company is locked; a user token beside it must still
+     * carry the right to edit the subscription.
+     */
+    async setSubscription(caller: AdminCaller, companyId: string, input: SubscriptionInput) {
+      if (!caller.operator) throw platformOnly('PUT /subscription');
+      const { result, version } = await writeCompanyAs(
         deps,
         caller,
         companyId,
-        async ({ trx, rights, audit }) => {
-          assertCan(rights, { action: 'edit', subject: 'CompanySettings', field: 'subscription' });
+        async ({ trx, audit }, rights) => {
+          if (rights) assertCan(rights, { action: 'edit', subject: 'CompanySettings', field: 'subscription' });
           const domains = await trx.selectFrom('company_domains').select('domain').where('company_id', '=', companyId).execute();
           assertDomainsFitPlan(input.plan, domains.map((d) => d.domain));
           const usage = await licenseUsage(trx, companyId);
