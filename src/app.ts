@@ -10,6 +10,7 @@ import { loadPolicies, type Policies } from './policy/catalog.js';
 import { openStore, type Store } from './store/database.js';
 import { migrateToLatest } from './store/migrator.js';
 import { createAuth } from './auth/auth.js';
+import { createHashQueue } from './auth/hash-queue.js';
 import { authRoutes, createAuthRouter } from './auth/routes.js';
 import { adminRoutes, createAdminRouter } from './admin/router.js';
 import { createAbilityProvider, type AbilityProvider } from './check/abilities.js';
@@ -97,10 +98,13 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       logger,
     });
 
+    // One line for every scrypt of the instance: logins and new local users' passwords.
+    const hashing = createHashQueue({ concurrency: config.SCRYPT_CONCURRENCY, maxWaiting: config.SCRYPT_QUEUE });
     const auth = await createAuth({
       db: store.db,
       config: { jwtSecret: config.AUTH_JWT_SECRET, jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
       logger,
+      hashing,
     });
     const checkService = createCheckService({ catalog: policies.catalog, abilities, verifyToken: (token) => auth.verify(token) });
     const probes: HealthProbe[] = [{ name: 'postgres', check: () => store.ping() }];
@@ -114,7 +118,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     const ownAuthRoutes = authRoutes(auth);
     // Until a setting says the identity provider verifies every address, only email_verified: true proves one.
     const emailTrust = { allEmailsVerified: false };
-    const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, emailTrust });
+    const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, emailTrust, hashing });
     const openApi = buildOpenApi(
       { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API and admin API' },
       [...checkRoutes.hot, ...checkRoutes.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
@@ -132,6 +136,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       logger,
       metrics,
       checkToken: config.CHECK_TOKEN,
+      limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS, maxConnections: config.HTTP_MAX_CONNECTIONS },
     });
 
     const mode = { store: store.kind, cache: commands ? ('redis' as const) : ('in-process' as const) };

@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 
 const booleanFlag = z
@@ -18,6 +19,13 @@ const optionalUrl = (protocols: readonly string[]) =>
     }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
     .optional();
 
+const wholeNumber = (min: number, max: number, unit = '') => {
+  const message = `must be a whole number${unit} from ${min} to ${max}`;
+  return z.coerce.number({ message }).int(message).min(min, message).max(max, message);
+};
+
+const milliseconds = (min: number, max: number) => wholeNumber(min, max, ' of milliseconds');
+
 const configSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   PORT: z.coerce
@@ -26,6 +34,12 @@ const configSchema = z.object({
     .min(0, 'must be a whole number from 0 to 65535')
     .max(65535, 'must be a whole number from 0 to 65535')
     .default(8080),
+  // Node's defaults let a client hold a connection for 300 s by sending a request slowly
+  // (or nothing at all). A check is a few hundred bytes: seconds are plenty to send one.
+  HTTP_HEADERS_TIMEOUT_MS: milliseconds(1000, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: milliseconds(1000, 3_600_000).default(30_000),
+  // About 12 KiB of memory and a file descriptor each: a cap keeps room for PostgreSQL's and Redis's.
+  HTTP_MAX_CONNECTIONS: wholeNumber(1, 1_000_000).default(4096),
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
   DATA_DIR: z.string().trim().min(1).default('./.castellan'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
@@ -45,6 +59,20 @@ const configSchema = z.object({
   CACHE_MAX_STALENESS_MS: z.coerce.number().int().min(0).default(5000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   POLICIES_DIR: z.string().min(1).optional(),
+  // Each hash keeps a core busy for tens of milliseconds on one of libuv's pool threads (4
+  // unless UV_THREADPOOL_SIZE says otherwise, shared with DNS and file work). An instance is
+  // sized at one CPU: one hash at a time leaves the event loop half of it under a login flood.
+  SCRYPT_CONCURRENCY: wholeNumber(1, 16).default(1),
+  // About a second's wait at most before a hash starts; beyond it, 429 at once.
+  SCRYPT_QUEUE: wholeNumber(0, 1000).default(16),
+});
+
+/** Rules between variables, checked once each is valid on its own. */
+const consistentConfig = configSchema.superRefine((config, ctx) => {
+  // The request timeout covers the headers too; Node refuses to start otherwise.
+  if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
+    ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS})` });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -63,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[key];
     if (value !== undefined && value !== '') present[key] = value;
   }
-  const parsed = configSchema.safeParse(present);
+  const parsed = consistentConfig.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '(config)');
@@ -75,6 +103,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parsed.data;
 }
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether HOST keeps the server off the network, so the check token may be left unset.
+ * Only `localhost` and literal loopback addresses qualify: a name such as
+ * `127.x.example.com` resolves wherever its DNS says, so it is parsed, never prefix-matched.
+ */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = isIP(host);
+  // BlockList also matches IPv4-mapped forms (::ffff:127.0.0.1) against the IPv4 subnet.
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }

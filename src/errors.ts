@@ -57,9 +57,16 @@ export class PayloadTooLargeError extends CastellanError {
   readonly code = 'payload_too_large';
   readonly status = 413;
 }
+/** Says when to come back, in the `Retry-After` header and in `details.retryAfterSeconds`. */
 export class TooManyRequestsError extends CastellanError {
   readonly code = 'too_many_requests';
   readonly status = 429;
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, { retryAfterSeconds });
+  }
 }
 export class UnavailableError extends CastellanError {
   readonly code = 'unavailable';
@@ -70,12 +77,23 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }
 
+export interface ErrorReply {
+  status: number;
+  body: ErrorBody;
+  /** Headers the answer must carry besides the body's own. */
+  headers?: Record<string, string>;
+  /** False for anything but a CastellanError: a bug, worth a log line with its stack. */
+  expected: boolean;
+}
+
 /** Maps any thrown value to the contract's error shape; unknown errors become a 500 without internals. */
-export function errorResponse(error: unknown): { status: number; body: ErrorBody; expected: boolean } {
+export function errorResponse(error: unknown): ErrorReply {
   if (error instanceof CastellanError) {
     const body: ErrorBody = { error: { code: error.code, message: error.message } };
     if (error.details) body.error.details = error.details;
-    return { status: error.status, body, expected: true };
+    const reply: ErrorReply = { status: error.status, body, expected: true };
+    if (error instanceof TooManyRequestsError) reply.headers = { 'retry-after': String(error.retryAfterSeconds) };
+    return reply;
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal error' } }, expected: false };
 }

@@ -38,6 +38,11 @@ export function createMetrics() {
       labelNames: ['dependency'] as const,
       registers: [registry],
     }),
+    connectionsDropped: new Counter({
+      name: 'castellan_http_connections_dropped_total',
+      help: 'Connections closed unanswered on arrival because HTTP_MAX_CONNECTIONS were open',
+      registers: [registry],
+    }),
     adminWrites: new Counter({
       name: 'castellan_admin_writes_total',
       help: 'Admin API writes, by route and status class',

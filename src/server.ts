@@ -14,15 +14,23 @@ export interface HealthProbe {
   check(): Promise<void>;
 }
 
+/** What one client may take of the server: see HTTP_* in config.ts. */
+export interface ConnectionLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+}
+
 export interface ServerParts {
   /** Handles the hot-path routes on bare node:http; returns false for anything else. */
   checkHandler: (req: IncomingMessage, res: ServerResponse) => boolean;
   routers: Router[];
   probes: HealthProbe[];
   logger: Logger;
-  metrics: Pick<Metrics, 'registry'>;
+  metrics: Pick<Metrics, 'registry' | 'connectionsDropped'>;
   /** Guards `/metrics` as it guards the check API: open when unset (loopback only). */
   checkToken: string | undefined;
+  limits: ConnectionLimits;
 }
 
 /** Probes and scrapes arrive every few seconds: logged at debug so they do not drown the access log. */
@@ -189,9 +197,10 @@ function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Express {
   app.use((req, _res, next) => next(new NotFoundError(`no route for ${req.method} ${req.path}`)));
   const onError: ErrorRequestHandler = (rawError, req, res, _next) => {
     const error = normaliseError(rawError);
-    const { status, body, expected } = errorResponse(error);
+    const { status, body, headers, expected } = errorResponse(error);
     if (!expected) parts.logger.error({ err: error, requestId: requestIdOf(res), method: req.method, path: req.path }, 'request failed');
     else if (status >= 500) parts.logger.warn({ err: rawError, requestId: requestIdOf(res), method: req.method, path: req.path }, 'request failed: a dependency is unavailable');
+    if (headers) res.set(headers);
     res.status(status).json(body);
   };
   app.use(onError);
@@ -225,11 +234,27 @@ class ConnectionTracker {
 
 const trackers = new WeakMap<Server, ConnectionTracker>();
 
+/**
+ * How often Node looks for connections past their header or request timeout. Its default,
+ * 30 s, would let a client that sends nothing stay up to 30 s past the timeout; the sweep
+ * walks the connections still receiving a request, so a tenth of the timeout (at most 1 s)
+ * costs little.
+ */
+export function timeoutSweepMs(headersTimeoutMs: number): number {
+  return Math.max(100, Math.min(1000, Math.floor(headersTimeoutMs / 10)));
+}
+
 /** One server, one port: the lean check handler first, express for the rest. */
 export function createHttpServer(parts: ServerParts): Server {
   const app = createExpressApp(parts);
   const connections = new ConnectionTracker();
-  const server = createServer((req, res) => {
+  const { limits } = parts;
+  const options = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: timeoutSweepMs(limits.headersTimeoutMs),
+  };
+  const server = createServer(options, (req, res) => {
     // Settled here, ahead of both handlers, so the check handler echoes and logs a safe id too.
     req.headers[REQUEST_ID_HEADER] = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     connections.onRequest(req, res);
@@ -237,6 +262,9 @@ export function createHttpServer(parts: ServerParts): Server {
   });
   server.on('connection', (socket: Socket) => connections.onConnection(socket));
   server.keepAliveTimeout = 65_000;
+  // Beyond the cap Node closes new connections unanswered at accept; kept-alive ones carry on.
+  server.maxConnections = limits.maxConnections;
+  server.on('drop', () => parts.metrics.connectionsDropped.inc());
   trackers.set(server, connections);
   return server;
 }

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { createCastellan } from '../src/app.js';
+import { ConfigError, isLoopback, loadConfig } from '../src/config.js';
 
 const main = path.resolve(import.meta.dirname, '../dist/main.js');
 
@@ -36,11 +37,61 @@ describe('config', () => {
     expect(() => loadConfig({ PORT: '-1', LOG_LEVEL: 'loud', REDIS_URL: 'http://x' })).toThrow(/PORT[\s\S]*REDIS_URL[\s\S]*LOG_LEVEL|PORT[\s\S]*LOG_LEVEL/);
   });
 
+  it('the scrypt line: one hash at a time, sixteen waiting; bad values one line each', () => {
+    expect(loadConfig({})).toMatchObject({ SCRYPT_CONCURRENCY: 1, SCRYPT_QUEUE: 16 });
+    expect(loadConfig({ SCRYPT_CONCURRENCY: '3', SCRYPT_QUEUE: '0' })).toMatchObject({ SCRYPT_CONCURRENCY: 3, SCRYPT_QUEUE: 0 });
+    expect(() => loadConfig({ SCRYPT_CONCURRENCY: '0', SCRYPT_QUEUE: 'lots' })).toThrow(
+      new ConfigError(
+        'Invalid configuration:\n  SCRYPT_CONCURRENCY: must be a whole number from 1 to 16 (got "0")\n  SCRYPT_QUEUE: must be a whole number from 0 to 1000 (got "lots")',
+      ),
+    );
+    expect(() => loadConfig({ SCRYPT_CONCURRENCY: '1.5' })).toThrow(/SCRYPT_CONCURRENCY: must be a whole number from 1 to 16 \(got "1.5"\)/);
+  });
+
+  it('connection limits: header and request timeouts and a connection cap, each validated on its own line', () => {
+    expect(loadConfig({})).toMatchObject({ HTTP_HEADERS_TIMEOUT_MS: 10_000, HTTP_REQUEST_TIMEOUT_MS: 30_000, HTTP_MAX_CONNECTIONS: 4096 });
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '10', HTTP_REQUEST_TIMEOUT_MS: 'soon', HTTP_MAX_CONNECTIONS: '0' })).toThrow(
+      new ConfigError(
+        [
+          'Invalid configuration:',
+          '  HTTP_HEADERS_TIMEOUT_MS: must be a whole number of milliseconds from 1000 to 600000 (got "10")',
+          '  HTTP_REQUEST_TIMEOUT_MS: must be a whole number of milliseconds from 1000 to 3600000 (got "soon")',
+          '  HTTP_MAX_CONNECTIONS: must be a whole number from 1 to 1000000 (got "0")',
+        ].join('\n'),
+      ),
+    );
+    // Node refuses a header timeout longer than the request's: said here rather than as a stack at listen.
+    expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000' })).toThrow(
+      new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (5000)'),
+    );
+    expect(loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '5000' })).toMatchObject({ HTTP_HEADERS_TIMEOUT_MS: 5000 });
+  });
+
   it('the server exits with the message, not a stack trace', () => {
     const run = spawnSync(process.execPath, [main], { env: { ...process.env, PORT: 'eighty', DATABASE_URL: 'nope' }, encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(1);
     expect(run.stderr.trim()).toBe(
       'Invalid configuration:\n  PORT: must be a whole number from 0 to 65535 (got "eighty")\n  DATABASE_URL: must be a URL starting with postgres:// or postgresql://',
+    );
+  });
+});
+
+describe('isLoopback: parsed, not prefix-matched', () => {
+  it.each(['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '127.255.255.254', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])('%s is loopback', (host) => {
+    expect(isLoopback(host)).toBe(true);
+  });
+
+  // Names that only look like loopback resolve wherever their DNS says: the check token must not be skipped for them.
+  it.each(['127.x.example.com', '127.0.0.1.example.com', '127.evil', 'localhost.example.com', '127.1', '0.0.0.0', '::', '10.0.0.1', '128.0.0.1', 'fe80::1', ''])(
+    '%s is not',
+    (host) => {
+      expect(isLoopback(host)).toBe(false);
+    },
+  );
+
+  it('a HOST that only starts like a loopback address needs CHECK_TOKEN', async () => {
+    await expect(createCastellan(loadConfig({ HOST: '127.x.example.com', LOG_LEVEL: 'silent', DATA_DIR: 'memory://' }))).rejects.toThrow(
+      new ConfigError('Invalid configuration:\n  CHECK_TOKEN: required when HOST (127.x.example.com) is not a loopback address'),
     );
   });
 });

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Auth } from '../auth/auth.js';
 import type { EmailTrust } from '../auth/email.js';
+import type { HashQueue } from '../auth/hash-queue.js';
 import { createOperatorGuard } from '../http/operator-token.js';
 import { mountRoutes, type Route } from '../http/route.js';
 import type { Logger } from '../log.js';
@@ -26,6 +27,8 @@ export interface AdminDeps {
   metrics: Metrics;
   /** Whether a token's email counts as proven (registering domains). */
   emailTrust: EmailTrust;
+  /** The instance's one line for scrypt work, shared with logins. */
+  hashing: HashQueue;
 }
 
 /** Every admin endpoint, as data: mounted below and described by the OpenAPI document. */

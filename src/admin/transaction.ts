@@ -4,7 +4,7 @@ import type { AdminCaller } from '../http/route.js';
 import type { Policies } from '../policy/catalog.js';
 import type { Database } from '../store/schema.js';
 import { bumpPolicyVersion, lockCompany } from '../store/versions.js';
-import { isAdmin, loadRights, type Caller, type CallerRights } from './context.js';
+import { assertActiveMember, assertCan, isAdmin, loadRights, type Caller, type CallerRights, type Need } from './context.js';
 import { decisionGrid, describeLacking, gainedDecisions } from './escalation.js';
 
 export interface AuditEntry {
@@ -46,7 +46,18 @@ export interface WriteDeps {
   announce: (companyId: string, version: string) => Promise<void>;
 }
 
-export interface WriteOptions {
+/**
+ * Who gets as far as the company's write lock, decided on the caller's rights read before
+ * it is taken (see writeCompany). A necessary condition, never a sufficient one: the work
+ * asserts again on the rights read under the lock.
+ * - unset: any active member (strangers and inactive members get 404);
+ * - a Need: the work's first assertion, when nothing read in the transaction decides it;
+ * - a function: a first assertion with alternatives (edit or else invite);
+ * - `anyone`: writes that strangers make by design (accepting an invitation).
+ */
+export type EarlyCheck = Need | ((rights: CallerRights) => void) | 'anyone';
+
+export interface WriteOptions<P = undefined> {
   /**
    * When the company's policy version moves (which empties caches everywhere):
    * - `always` (default): every write of this kind can change a decision;
@@ -65,6 +76,14 @@ export interface WriteOptions {
   ownRights?: 'may-grow';
   /** The operator credential came beside the caller's token: recorded in the audit log. */
   operator?: boolean;
+  /** Who is turned away before the lock is taken (see EarlyCheck); unset: everyone without an active membership. */
+  authorise?: EarlyCheck;
+  /**
+   * Slow work (hashing a password) done after the early check and before the lock, so
+   * that neither strangers nor the company's other writers wait on it. Its result is the
+   * work's second argument.
+   */
+  prepare?: () => Promise<P>;
 }
 
 /** D12: what an admin may give themself. */
@@ -101,6 +120,12 @@ export async function insertAudit(trx: Transaction<Database>, companyId: string,
     .execute();
 }
 
+function assertEarly(rights: CallerRights, check: Exclude<EarlyCheck, 'anyone'> | undefined): void {
+  if (check === undefined) assertActiveMember(rights);
+  else if (typeof check === 'function') check(rights);
+  else assertCan(rights, check);
+}
+
 /**
  * One write on one company, under its lock:
  * 1. bumps the company's policy version first (or only locks it, per `bump`), which takes the
@@ -134,21 +159,30 @@ async function lockedWrite<T>(
 }
 
 /**
- * Runs one admin write on one company for a user: their rights are loaded inside the same
- * transaction, after the lock, and `work` starts with its permission assertion. The write
- * is refused if it widened the caller's own rights (D23).
+ * Runs one admin write on one company for a user:
+ * 1. reads the caller's rights outside any transaction and refuses those who could not
+ *    make this write (`authorise`): a stranger must not queue for, or hold up, the lock
+ *    the company's real writers need;
+ * 2. runs `prepare`, if any, still outside the lock;
+ * 3. takes the company's lock (see lockedWrite) and loads the caller's rights again inside
+ *    the transaction: rights may have changed since step 1, and these are the ones the
+ *    work asserts on;
+ * 4. runs `work`, which starts with its permission assertion;
+ * 5. refuses the write if it widened the caller's own rights (D23).
  */
-export async function writeCompany<T>(
+export async function writeCompany<T, P = undefined>(
   deps: WriteDeps,
   caller: Caller,
   companyId: string,
-  work: (ctx: WriteContext) => Promise<T>,
-  options: WriteOptions = {},
+  work: (ctx: WriteContext, prepared: P) => Promise<T>,
+  options: WriteOptions<P> = {},
 ): Promise<{ result: T; version: string }> {
+  if (options.authorise !== 'anyone') assertEarly(await loadRights(deps.db, deps.policies, caller, companyId), options.authorise);
+  const prepared = options.prepare ? await options.prepare() : (undefined as P);
   const actor = { id: caller.sub, operator: options.operator ?? false };
   return lockedWrite(deps, companyId, actor, options.bump ?? 'always', async (ctx, bumped) => {
     const rights = await loadRights(ctx.trx, deps.policies, caller, companyId);
-    const result = await work({ ...ctx, rights });
+    const result = await work({ ...ctx, rights }, prepared);
     if (bumped() && options.ownRights !== 'may-grow' && rights.membership?.status === 'active') await assertOwnRightsKept(ctx.trx, deps.policies, caller, rights);
     return result;
   });
@@ -182,11 +216,11 @@ export function writeCompanyAs<T>(
   caller: AdminCaller,
   companyId: string,
   work: (ctx: LockedWriteContext, rights: CallerRights | null) => Promise<T>,
-  options: Pick<WriteOptions, 'bump'> = {},
+  options: Pick<WriteOptions, 'bump' | 'authorise'> = {},
 ): Promise<{ result: T; version: string }> {
   return caller.user
     ? writeCompany(deps, caller.user, companyId, (ctx) => work(ctx, ctx.rights), { ...options, operator: caller.operator })
-    : writeCompanyAsOperator(deps, companyId, (ctx) => work(ctx, null), options);
+    : writeCompanyAsOperator(deps, companyId, (ctx) => work(ctx, null), { bump: options.bump });
 }
 
 /** Reads run on the caller's fresh rights (never cached): admin decisions read their own writes. */

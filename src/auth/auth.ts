@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { HashQueue } from './hash-queue.js';
 import { createLocalLogin, fromStore, type LoginRequest, type TokenResponse } from './login.js';
 import { createOwnKeys, OWN_ALG } from './signing-keys.js';
 import { createVerifiedTokenCache } from './token-cache.js';
@@ -46,7 +47,7 @@ export const authTuning = {
 
 type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey | Uint8Array>;
 
-export async function createAuth(deps: { db: Kysely<Database>; config: AuthConfig; logger: Logger }): Promise<CastellanAuth> {
+export async function createAuth(deps: { db: Kysely<Database>; config: AuthConfig; logger: Logger; hashing: HashQueue }): Promise<CastellanAuth> {
   const { db, config, logger } = deps;
   const ownKeys = createOwnKeys({ db, reloadCooldownMs: authTuning.ownKeysReloadCooldownMs });
   // Create or load the key at start-up, but do not refuse to start over it: the check API
@@ -115,7 +116,7 @@ export async function createAuth(deps: { db: Kysely<Database>; config: AuthConfi
   }
 
   const verified = createVerifiedTokenCache<TokenClaims>(authTuning.verifiedTokens);
-  const login = createLocalLogin({ db, keys: ownKeys, logger });
+  const login = createLocalLogin({ db, keys: ownKeys, logger, hashing: deps.hashing });
 
   return {
     async verify(token) {

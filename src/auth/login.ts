@@ -5,6 +5,7 @@ import { sql, type Kysely } from 'kysely';
 import { ForbiddenError, TooManyRequestsError, UnauthenticatedError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Database } from '../store/schema.js';
+import type { HashQueue } from './hash-queue.js';
 import { createPhantomAttempts, failureDelayMs, LOCK_MS, MAX_FAILED_ATTEMPTS, retryAfterSeconds } from './lockout.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import type { OwnKeys } from './signing-keys.js';
@@ -35,7 +36,7 @@ export async function fromStore<T>(logger: Logger, work: () => Promise<T>): Prom
 }
 
 function locked(seconds: number): TooManyRequestsError {
-  return new TooManyRequestsError('too many failed logins; try again later', { retryAfterSeconds: seconds });
+  return new TooManyRequestsError('too many failed logins; try again later', seconds);
 }
 
 /** Signs an access token for a local user with Castellan's current key. */
@@ -53,9 +54,12 @@ export async function issueLocalToken(keys: OwnKeys, logger: Logger, userId: str
   return { accessToken, expiresIn: ACCESS_TOKEN_TTL_SECONDS, tokenType: 'Bearer' };
 }
 
+/** What the password check leaves to do once its place in the hashing line is given back. */
+type Checked = { ok: true; userId: string; rehash: string | null } | { ok: false; failedAttempts: number };
+
 /** `POST /v1/auth/token` for local users (D3): password check, lockout, token. */
-export function createLocalLogin(deps: { db: Kysely<Database>; keys: OwnKeys; logger: Logger }) {
-  const { db, keys, logger } = deps;
+export function createLocalLogin(deps: { db: Kysely<Database>; keys: OwnKeys; logger: Logger; hashing: HashQueue }) {
+  const { db, keys, logger, hashing } = deps;
   const phantoms = createPhantomAttempts();
   // Unknown logins are checked against this, so they take as long as known ones.
   const dummyHash = hashPassword(randomBytes(32).toString('hex'));
@@ -79,7 +83,7 @@ export function createLocalLogin(deps: { db: Kysely<Database>; keys: OwnKeys; lo
   }
 
   /** Nothing reserved: either the login is locked or it does not exist. */
-  async function refuse(request: LoginRequest): Promise<never> {
+  async function checkUnreserved(request: LoginRequest): Promise<Checked> {
     const row = await fromStore(logger, () =>
       db
         .selectFrom('local_credentials')
@@ -94,39 +98,48 @@ export function createLocalLogin(deps: { db: Kysely<Database>; keys: OwnKeys; lo
     const reservation = phantoms.reserve(`${request.company}\u0000${request.login}`, Date.now());
     if (!reservation.ok) throw locked(reservation.retryAfterSeconds);
     await verifyPassword(request.password, await dummyHash);
-    await sleep(failureDelayMs(reservation.attempts));
-    throw new UnauthenticatedError(INVALID);
+    return { ok: false, failedAttempts: reservation.attempts };
   }
 
-  return async function login(request: LoginRequest): Promise<TokenResponse> {
+  /** Counts the attempt and checks the password; runs holding a place in the hashing line. */
+  async function checkPassword(request: LoginRequest): Promise<Checked> {
     const reserved = await fromStore(logger, () => reserve(request.company, request.login));
-    if (!reserved) return refuse(request);
-
+    if (!reserved) return checkUnreserved(request);
     if (!(await verifyPassword(request.password, reserved.password_hash))) {
       if (reserved.failed_attempts === MAX_FAILED_ATTEMPTS) {
         logger.warn({ company: request.company, userId: reserved.user_id }, 'local login locked after repeated failures');
       }
-      await sleep(failureDelayMs(reserved.failed_attempts));
+      return { ok: false, failedAttempts: reserved.failed_attempts };
+    }
+    return { ok: true, userId: reserved.user_id, rehash: needsRehash(reserved.password_hash) ? await hashPassword(request.password) : null };
+  }
+
+  return async function login(request: LoginRequest): Promise<TokenResponse> {
+    // The place in line comes before the attempt is counted: a login refused as busy (429)
+    // has not used up any of its lockout allowance.
+    const checked = await hashing.run(() => checkPassword(request));
+    if (!checked.ok) {
+      // Served after giving the place back: a slow answer must not hold up other logins' hashes.
+      await sleep(failureDelayMs(checked.failedAttempts));
       throw new UnauthenticatedError(INVALID);
     }
 
-    const rehash = needsRehash(reserved.password_hash) ? await hashPassword(request.password) : null;
     const membership = await fromStore(logger, async () => {
       await db
         .updateTable('local_credentials')
-        .set({ failed_attempts: 0, locked_until: null, ...(rehash ? { password_hash: rehash } : {}) })
-        .where('user_id', '=', reserved.user_id)
+        .set({ failed_attempts: 0, locked_until: null, ...(checked.rehash ? { password_hash: checked.rehash } : {}) })
+        .where('user_id', '=', checked.userId)
         .execute();
       return db
         .selectFrom('memberships')
         .select('status')
         .where('company_id', '=', request.company)
-        .where('user_id', '=', reserved.user_id)
+        .where('user_id', '=', checked.userId)
         .executeTakeFirst();
     });
     // Only after the right password: a wrong one must not reveal the membership's state.
     if (membership?.status !== 'active') throw new ForbiddenError('this account has no active membership in the company');
 
-    return issueLocalToken(keys, logger, reserved.user_id, request.company);
+    return issueLocalToken(keys, logger, checked.userId, request.company);
   };
 }

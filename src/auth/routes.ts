@@ -1,6 +1,5 @@
-import { Router, type ErrorRequestHandler } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
-import { TooManyRequestsError } from '../errors.js';
 import { mountRoutes, openRoute, type Route } from '../http/route.js';
 import { idSchema } from '../policy/catalog.js';
 import type { CastellanAuth } from './auth.js';
@@ -48,16 +47,8 @@ export function authRoutes(auth: CastellanAuth): Route[] {
   ];
 }
 
-/** The one header the shared error handler cannot know about: when a locked login may retry. */
-const retryAfter: ErrorRequestHandler = (error, _req, res, next) => {
-  const seconds = error instanceof TooManyRequestsError ? error.details?.retryAfterSeconds : undefined;
-  if (typeof seconds === 'number') res.setHeader('retry-after', String(seconds));
-  next(error);
-};
-
 export function createAuthRouter(routes: readonly Route[]): Router {
   const router = Router();
   mountRoutes(router, routes, {});
-  router.use(retryAfter);
   return router;
 }

@@ -64,6 +64,8 @@ function operationId(route: DocumentedRoute): string {
   return route.method + words.map(capitalise).join('');
 }
 
+const RETRY_AFTER = { description: 'whole seconds to wait before trying again (also in error.details.retryAfterSeconds)', schema: { type: 'integer', minimum: 1 } };
+
 function errorResponses(codes: readonly string[], withBody: boolean) {
   const byStatus = new Map<number, string[]>();
   for (const code of withBody ? ['invalid_request', ...codes] : codes) {
@@ -74,7 +76,11 @@ function errorResponses(codes: readonly string[], withBody: boolean) {
   return Object.fromEntries(
     [...byStatus].map(([status, list]) => [
       String(status),
-      { description: [...new Set(list)].join(', '), content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      {
+        description: [...new Set(list)].join(', '),
+        ...(status === 429 ? { headers: { 'Retry-After': RETRY_AFTER } } : {}),
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
     ]),
   );
 }

@@ -5,8 +5,8 @@ import { servicesUp } from '../support/services.js';
 
 /**
  * Invariants under concurrent requests: every admin write takes the company's lock
- * before it reads the caller's rights or counts anything, so racing requests see each
- * other's results. Two instances share the database, as replicas would.
+ * before it reads the caller's rights for good (an earlier read only turns strangers away)
+ * or counts anything, so racing requests see each other's results. Two instances share the database, as replicas would.
  */
 describe.skipIf(!servicesUp)('admin invariants under concurrent requests', () => {
   let env: TestEnvironment;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuth, type CastellanAuth } from '../../src/auth/auth.js';
+import { createHashQueue } from '../../src/auth/hash-queue.js';
 import { createLogger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/database.js';
 import { migrateToLatest } from '../../src/store/migrator.js';
@@ -13,7 +14,7 @@ describe('Auth.verify on embedded PGlite', () => {
   beforeAll(async () => {
     store = await openStore({ dataDir: 'memory://' });
     await migrateToLatest(store.db);
-    auth = await createAuth({ db: store.db, config: { jwtSecret: TEST_JWT_SECRET }, logger: createLogger('silent') });
+    auth = await createAuth({ db: store.db, config: { jwtSecret: TEST_JWT_SECRET }, logger: createLogger('silent'), hashing: createHashQueue({ concurrency: 1, maxWaiting: 16 }) });
   });
   afterAll(() => store?.close());
 

@@ -8,7 +8,7 @@ import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
 import { startPolicyVersion } from '../../store/versions.js';
 import type { AdminCaller } from '../../http/route.js';
-import { assertActiveMember, assertCan, can, type Caller, type CallerRights } from '../context.js';
+import { assertActiveMember, assertCan, can, type Caller, type CallerRights, type Need } from '../context.js';
 import { licenseUsage } from '../licenses.js';
 import { insertAudit, readCompany, writeCompany, writeCompanyAs, type WriteDeps } from '../transaction.js';
 import { upsertPlatformUser } from '../users.js';
@@ -85,6 +85,12 @@ async function loadView(db: Kysely<Database> | Transaction<Database>, rights: Ca
 
 const newCompanyId = () => `c-${randomBytes(6).toString('hex')}`;
 
+// Each write's first assertion: checked before the company lock, and again under it (see writeCompany).
+const MAY_EDIT_GENERAL: Need = { action: 'edit', subject: 'CompanySettings', field: 'general' };
+const MAY_EDIT_DOMAINS: Need = { action: 'edit', subject: 'CompanySettings', field: 'domains' };
+const MAY_EDIT_SUBSCRIPTION: Need = { action: 'edit', subject: 'CompanySettings', field: 'subscription' };
+const MAY_DELETE: Need = { action: 'delete', subject: 'Company' };
+
 export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrust }) {
   const { db, policies, announce, emailTrust } = deps;
 
@@ -148,13 +154,13 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
         caller,
         companyId,
         async ({ trx, rights, audit }) => {
-          assertCan(rights, { action: 'edit', subject: 'CompanySettings', field: 'general' });
+          assertCan(rights, MAY_EDIT_GENERAL);
           const before = await trx.selectFrom('companies').select('name').where('id', '=', companyId).executeTakeFirstOrThrow();
           await trx.updateTable('companies').set({ name }).where('id', '=', companyId).execute();
           audit({ action: 'company.rename', target: `company:${companyId}`, before, after: { name } });
           return loadView(trx, rights, companyId);
         },
-        { bump: 'never' },
+        { bump: 'never', authorise: MAY_EDIT_GENERAL },
       );
       return { ...result, version };
     },
@@ -165,7 +171,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
      */
     async remove(caller: Caller, companyId: string): Promise<{ version: string }> {
       const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'delete', subject: 'Company' });
+        assertCan(rights, MAY_DELETE);
         audit({ action: 'company.delete', target: `company:${companyId}`, before: await loadView(trx, null, companyId) });
         // Local users and pending invitees exist only through this company: they go with it.
         const ownUsers = await trx
@@ -177,7 +183,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
           .execute();
         await trx.deleteFrom('companies').where('id', '=', companyId).execute();
         if (ownUsers.length) await trx.deleteFrom('users').where('id', 'in', ownUsers.map((u) => u.id)).execute();
-      });
+      }, { authorise: MAY_DELETE });
       return { version };
     },
 
@@ -185,7 +191,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
     async transferOwnership(caller: Caller, companyId: string, userId: string) {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
         // Only the owner tag grants delete Company; ownership moves with the same right.
-        assertCan(rights, { action: 'delete', subject: 'Company' });
+        assertCan(rights, MAY_DELETE);
         if (userId === caller.sub) return loadView(trx, rights, companyId);
         const target = await trx
           .selectFrom('memberships as m')
@@ -203,7 +209,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
         await trx.updateTable('memberships').set({ owner: true }).where('company_id', '=', companyId).where('user_id', '=', userId).execute();
         audit({ action: 'company.ownership.transfer', target: `company:${companyId}`, before: { owner: caller.sub }, after: { owner: userId } });
         return loadView(trx, rights, companyId);
-      });
+      }, { authorise: MAY_DELETE });
       return { ...result, version };
     },
 
@@ -220,7 +226,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
         caller,
         companyId,
         async ({ trx, audit }, rights) => {
-          if (rights) assertCan(rights, { action: 'edit', subject: 'CompanySettings', field: 'domains' });
+          if (rights) assertCan(rights, MAY_EDIT_DOMAINS);
           const company = await trx.selectFrom('companies').select('plan_name').where('id', '=', companyId).executeTakeFirstOrThrow();
           assertDomainsFitPlan(company.plan_name, domains);
           const current = (await trx.selectFrom('company_domains').select('domain').where('company_id', '=', companyId).orderBy('domain').execute()).map((d) => d.domain);
@@ -233,7 +239,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
           return loadView(trx, rights, companyId);
         },
         // Member vs Guest is derived and decides nothing in the engine.
-        { bump: 'never' },
+        { bump: 'never', authorise: MAY_EDIT_DOMAINS },
       );
       return { ...result, version };
     },
@@ -250,7 +256,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
         caller,
         companyId,
         async ({ trx, audit }, rights) => {
-          if (rights) assertCan(rights, { action: 'edit', subject: 'CompanySettings', field: 'subscription' });
+          if (rights) assertCan(rights, MAY_EDIT_SUBSCRIPTION);
           const domains = await trx.selectFrom('company_domains').select('domain').where('company_id', '=', companyId).execute();
           assertDomainsFitPlan(input.plan, domains.map((d) => d.domain));
           const usage = await licenseUsage(trx, companyId);
@@ -278,7 +284,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
           });
           return loadView(trx, rights, companyId);
         },
-        { bump: 'never' },
+        { bump: 'never', authorise: MAY_EDIT_SUBSCRIPTION },
       );
       return { ...result, version };
     },

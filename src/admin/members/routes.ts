@@ -6,8 +6,8 @@ import { createMembersService } from './service.js';
 
 const tag = 'Members';
 
-export function membersRoutes({ db, policies, announce }: AdminDeps): Route[] {
-  const service = createMembersService({ db, policies, announce });
+export function membersRoutes({ db, policies, announce, hashing }: AdminDeps): Route[] {
+  const service = createMembersService({ db, policies, announce, hashing });
   return [
     userRoute({
       method: 'get',
@@ -58,7 +58,7 @@ export function membersRoutes({ db, policies, announce }: AdminDeps): Route[] {
       params: companyParams,
       body: localUserBody,
       success: { status: 201, description: 'the local user', schema: memberWritten },
-      errors: ['unauthenticated', 'forbidden', 'not_found', 'conflict', 'license_limit'],
+      errors: ['unauthenticated', 'forbidden', 'not_found', 'conflict', 'license_limit', 'too_many_requests'],
       handle: async ({ params, body }, caller) => ({ body: await service.createLocal(caller, params.company, body) }),
     }),
     userRoute({

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
+import type { HashQueue } from '../../auth/hash-queue.js';
 import { hashPassword } from '../../auth/passwords.js';
 import { INVITE_PREFIX, LOCAL_USER_PREFIX } from '../../auth/tokens.js';
 import { ConflictError, ForbiddenError, LastAdminError, NotFoundError } from '../../errors.js';
@@ -8,7 +9,7 @@ import type { CompanyRole, MembershipStatus, StoredPermission } from '../../poli
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
 import { grantsQuery } from '../../store/principal-facts.js';
-import { assertActiveMember, assertCan, assertHolds, isAdmin, type Caller, type CallerRights } from '../context.js';
+import { assertActiveMember, assertCan, assertHolds, isAdmin, type Caller, type CallerRights, type Need } from '../context.js';
 import { abilityOf, companyRoleAbility, decisionGrid, gainedDecisions } from '../escalation.js';
 import { assertSeatsAvailable } from '../licenses.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
@@ -162,8 +163,14 @@ export function extraSeats(before: SeatHolder | null, after: SeatHolder): { user
   return { user: Math.max(0, next.user - now.user), developer: Math.max(0, next.developer - now.developer) };
 }
 
-export function createMembersService(deps: WriteDeps) {
-  const { db, policies } = deps;
+// Each write's first assertion: checked before the company lock, and again under it (see writeCompany).
+const MAY_INVITE: Need = { action: 'invite', subject: 'Member' };
+const MAY_CREATE: Need = { action: 'create', subject: 'Member' };
+const MAY_EDIT: Need = { action: 'edit', subject: 'Member' };
+const MAY_REMOVE: Need = { action: 'remove', subject: 'Member' };
+
+export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
+  const { db, policies, hashing } = deps;
 
   return {
     async list(caller: Caller, companyId: string): Promise<MemberView[]> {
@@ -186,7 +193,7 @@ export function createMembersService(deps: WriteDeps) {
     /** D6: lists the person as a potential user; they get nothing until they accept. */
     async invite(caller: Caller, companyId: string, input: InviteInput): Promise<MemberView & { version: string }> {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'invite', subject: 'Member' });
+        assertCan(rights, MAY_INVITE);
         await assertMayAssignRole(trx, policies, rights, input.role);
         const access = { applicationAccess: input.applicationAccess ?? false, developerAccess: input.developerAccess ?? false };
         // Accepting needs nobody's further say: the invitation is the grant.
@@ -209,7 +216,7 @@ export function createMembersService(deps: WriteDeps) {
         const member = await loadMember(trx, companyId, userId);
         audit({ action: 'member.invite', target: `member:${userId}`, after: member });
         return member;
-      });
+      }, { authorise: MAY_INVITE });
       return { ...result, version };
     },
 
@@ -239,16 +246,17 @@ export function createMembersService(deps: WriteDeps) {
         const member = await loadMember(trx, companyId, caller.sub);
         audit({ action: 'member.accept', target: `member:${caller.sub}`, before: { userId: invitation.user_id, status: 'invited' }, after: member });
         return member;
-      }, { ownRights: 'may-grow' }); // what the invitation gives was checked when it was made
+        // What the invitation gives was checked when it was made; its invitee is a stranger until now.
+      }, { ownRights: 'may-grow', authorise: 'anyone' });
       return { ...result, version };
     },
 
     /** D3: a local user, active at once, signing in with Castellan's own tokens. */
     async createLocal(caller: Caller, companyId: string, input: LocalUserInput): Promise<MemberView & { version: string }> {
-      // Hashing is slow on purpose: done before the company's write lock is taken.
-      const passwordHash = await hashPassword(input.password);
-      const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'create', subject: 'Member' });
+      // scrypt is slow on purpose: run for callers who may create members only, in the hashing line, outside the lock.
+      const hashNewPassword = () => hashing.run(() => hashPassword(input.password));
+      const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }, passwordHash) => {
+        assertCan(rights, MAY_CREATE);
         await assertMayAssignRole(trx, policies, rights, input.role);
         assertMayHoldRole('local', input.role);
         const applicationAccess = input.applicationAccess ?? false;
@@ -269,13 +277,13 @@ export function createMembersService(deps: WriteDeps) {
         const member = await loadMember(trx, companyId, userId);
         audit({ action: 'member.create_local', target: `member:${userId}`, after: member });
         return member;
-      });
+      }, { authorise: MAY_CREATE, prepare: hashNewPassword });
       return { ...result, version };
     },
 
     async update(caller: Caller, companyId: string, userId: string, patch: MemberPatch): Promise<MemberView & { version: string }> {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'edit', subject: 'Member' });
+        assertCan(rights, MAY_EDIT);
         if (userId === caller.sub && (patch.role !== undefined || patch.status !== undefined)) {
           throw new ForbiddenError('nobody changes their own role or status');
         }
@@ -314,14 +322,14 @@ export function createMembersService(deps: WriteDeps) {
         const member = await loadMember(trx, companyId, userId);
         audit({ action: 'member.update', target: `member:${userId}`, before, after: member });
         return member;
-      });
+      }, { authorise: MAY_EDIT });
       return { ...result, version };
     },
 
     /** Removes the membership with its team places and grants (D19); local users and pending invitees go entirely. */
     async remove(caller: Caller, companyId: string, userId: string): Promise<{ version: string }> {
       const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'remove', subject: 'Member' });
+        assertCan(rights, MAY_REMOVE);
         if (userId === caller.sub) throw new ForbiddenError('nobody removes themself; another admin can');
         const before = await loadMember(trx, companyId, userId);
         if (before.role === 'admin' && !isAdmin(rights)) throw new ForbiddenError('only admins remove an admin');
@@ -330,7 +338,7 @@ export function createMembersService(deps: WriteDeps) {
         await trx.deleteFrom('memberships').where('company_id', '=', companyId).where('user_id', '=', userId).execute();
         if (before.kind === 'local' || userId.startsWith(INVITE_PREFIX)) await trx.deleteFrom('users').where('id', '=', userId).execute();
         audit({ action: 'member.remove', target: `member:${userId}`, before });
-      });
+      }, { authorise: MAY_REMOVE });
       return { version };
     },
   };

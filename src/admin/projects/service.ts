@@ -3,7 +3,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
 import { CREATOR_PROJECT_ROLE } from '../../policy/types.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
-import { assertCan, can, isAdmin, type Caller, type CallerRights } from '../context.js';
+import { assertCan, can, isAdmin, type Caller, type CallerRights, type Need } from '../context.js';
 import { assertHoldsProjectRole, loadProjectRolePermissions } from '../project-grants.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import { grantStep, grantTarget, projectTarget, registerStep, rolesToHold, type Grantee } from './decisions.js';
@@ -58,6 +58,18 @@ async function currentRole(db: Db, companyId: string, projectId: string, grantee
 
 const grantView = (grantee: Grantee, role: string) => (grantee.kind === 'user' ? { userId: grantee.id, role } : { teamId: grantee.id, role });
 
+// Each write's first assertion: checked before the company lock, and again under it (see writeCompany).
+/** Whoever could have registered the project or may rename it; the rest learn nothing about it. */
+const mayRegister = (projectId: string) => (rights: CallerRights) => {
+  if (!can(rights, { action: 'edit', subject: 'Project', attributes: { id: projectId } })) assertCan(rights, { action: 'create', subject: 'Project' });
+};
+const mayDelete = (projectId: string): Need => ({ action: 'delete', subject: 'Project', attributes: { id: projectId } });
+/** Whoever has no say over this project's members learns nothing about the project, the grantee or the role. */
+const maySayOverMembers = (projectId: string) => (rights: CallerRights) => {
+  if (!can(rights, { action: 'edit', subject: 'ProjectMember', attributes: { projectId } })) assertCan(rights, { action: 'invite', subject: 'ProjectMember', attributes: { projectId } });
+};
+const mayRemoveMembers = (projectId: string): Need => ({ action: 'remove', subject: 'ProjectMember', attributes: { projectId } });
+
 export function createProjectsService(deps: WriteDeps) {
   const { db, policies } = deps;
   const catalog = policies.catalog;
@@ -77,7 +89,7 @@ export function createProjectsService(deps: WriteDeps) {
         const step = registerStep(existing, input.name);
         if (existing && step === 'unchanged') {
           // A repeat by whoever could have registered or renamed it; others learn nothing more than from a create.
-          if (!can(rights, { action: 'edit', subject: 'Project', attributes: scope })) assertCan(rights, { action: 'create', subject: 'Project' });
+          mayRegister(projectId)(rights);
           return { project: toView(existing), created: false };
         }
         if (existing && step === 'rename') {
@@ -116,19 +128,19 @@ export function createProjectsService(deps: WriteDeps) {
         audit({ action: 'project.register', target: projectTarget(projectId), after: project });
         audit({ action: 'project.grant.user.put', target: grantTarget(projectId, { kind: 'user', id: creatorId }), after: { role: CREATOR_PROJECT_ROLE } });
         return { project, created: true };
-      }, { bump: 'on-change', ownRights: 'may-grow' }); // D15: a project's creator administers it
+      }, { bump: 'on-change', ownRights: 'may-grow', authorise: mayRegister(projectId) }); // D15: a project's creator administers it
       return { ...result.project, created: result.created, version };
     },
 
     /** D19: the project's grants go with it in the same commit (they cascade). */
     async remove(caller: Caller, companyId: string, projectId: string): Promise<{ version: string }> {
       const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'delete', subject: 'Project', attributes: { id: projectId } });
+        assertCan(rights, mayDelete(projectId));
         const project = await loadProject(trx, companyId, projectId);
         const members = await listGrants(trx, companyId, projectId);
         await trx.deleteFrom('projects').where('company_id', '=', companyId).where('id', '=', projectId).execute();
         audit({ action: 'project.delete', target: projectTarget(projectId), before: { ...toView(project), members } });
-      });
+      }, { authorise: mayDelete(projectId) });
       return { version };
     },
 
@@ -147,10 +159,7 @@ export function createProjectsService(deps: WriteDeps) {
     async putGrant(caller: Caller, companyId: string, projectId: string, grantee: Grantee, roleKey: string) {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
         const scope = { projectId };
-        // Whoever has no say over this project's members learns nothing about the project, the grantee or the role.
-        if (!can(rights, { action: 'edit', subject: 'ProjectMember', attributes: scope })) {
-          assertCan(rights, { action: 'invite', subject: 'ProjectMember', attributes: scope });
-        }
+        maySayOverMembers(projectId)(rights);
         await loadProject(trx, companyId, projectId);
         await assertGrantee(trx, companyId, grantee);
         await loadProjectRolePermissions(trx, companyId, roleKey);
@@ -179,14 +188,14 @@ export function createProjectsService(deps: WriteDeps) {
           after: { role: roleKey },
         });
         return { body: grantView(grantee, roleKey), created: current === null };
-      }, { bump: 'on-change' });
+      }, { bump: 'on-change', authorise: maySayOverMembers(projectId) });
       return { ...result, version };
     },
 
     /** D19: the grantee loses the role on the project at once. No such grant: 404. */
     async deleteGrant(caller: Caller, companyId: string, projectId: string, grantee: Grantee): Promise<{ version: string }> {
       const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'remove', subject: 'ProjectMember', attributes: { projectId } });
+        assertCan(rights, mayRemoveMembers(projectId));
         await loadProject(trx, companyId, projectId);
         await assertGrantee(trx, companyId, grantee);
         const current = await currentRole(trx, companyId, projectId, grantee);
@@ -194,7 +203,7 @@ export function createProjectsService(deps: WriteDeps) {
         await assertHoldsRoles(trx, rights, projectId, rolesToHold(current, null));
         await trx.deleteFrom('project_grants').where('company_id', '=', companyId).where('project_id', '=', projectId).where(granteeColumn(grantee), '=', grantee.id).execute();
         audit({ action: `project.grant.${grantee.kind}.delete`, target: grantTarget(projectId, grantee), before: { role: current } });
-      });
+      }, { authorise: mayRemoveMembers(projectId) });
       return { version };
     },
   };

@@ -5,7 +5,7 @@ import type { Catalog, Policies } from '../../policy/catalog.js';
 import { COMPANY_ROLES, CREATOR_PROJECT_ROLE, EDITABLE_COMPANY_ROLES, type CompanyRole, type StoredPermission } from '../../policy/types.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
-import { assertCan, assertHolds, type Caller, type CallerRights } from '../context.js';
+import { assertCan, assertHolds, type Caller, type CallerRights, type Need } from '../context.js';
 import { companyRoleAbility, decisionGrid, gainedDecisions, projectRoleAbility } from '../escalation.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import { assertPrecondition, rolesEtag, type Precondition } from './etag.js';
@@ -95,6 +95,11 @@ function projectRoleIn(roles: RolesView, key: string): ProjectRoleView {
 const companyTarget = (key: string) => `role:company/${key}`;
 const projectTarget = (key: string) => `role:project/${key}`;
 
+// Each write's first assertion: checked before the company lock, and again under it (see writeCompany).
+const MAY_CREATE: Need = { action: 'create', subject: 'Role' };
+const MAY_EDIT: Need = { action: 'edit', subject: 'Role' };
+const MAY_DELETE: Need = { action: 'delete', subject: 'Role' };
+
 export interface RolesReply<T> {
   body: T;
   etag: string;
@@ -123,7 +128,7 @@ export function createRolesService(deps: WriteDeps) {
     async updateCompanyRole(caller: Caller, companyId: string, key: string, permissions: StoredPermission[], precondition: Precondition) {
       const next = permissions.map(canonicalPermission);
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'edit', subject: 'Role' });
+        assertCan(rights, MAY_EDIT);
         const role: CompanyRole = editableCompanyRole(key);
         const current = await loadRoles(trx, policies, companyId);
         assertPrecondition(precondition, rolesEtag(current));
@@ -137,7 +142,7 @@ export function createRolesService(deps: WriteDeps) {
         audit({ action: 'role.company.update', target: companyTarget(role), before: { permissions: before }, after: { permissions: next } });
         const after = await written(trx, companyId);
         return { role: after.roles.company.find((r) => r.key === role)!, etag: after.etag };
-      });
+      }, { authorise: MAY_EDIT });
       return { body: { ...result.role, version }, etag: result.etag };
     },
 
@@ -145,7 +150,7 @@ export function createRolesService(deps: WriteDeps) {
     async createProjectRole(caller: Caller, companyId: string, input: ProjectRoleInput, precondition: Precondition) {
       const next = { key: input.key, name: input.name, permissions: input.permissions.map(canonicalPermission) };
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'create', subject: 'Role' });
+        assertCan(rights, MAY_CREATE);
         const current = await loadRoles(trx, policies, companyId);
         assertPrecondition(precondition, rolesEtag(current));
         if (current.project.some((r) => r.key === next.key)) throw new ConflictError(`a project role with key ${next.key} already exists`, { key: next.key });
@@ -163,14 +168,14 @@ export function createRolesService(deps: WriteDeps) {
         audit({ action: 'role.project.create', target: projectTarget(next.key), after: { name: next.name, permissions: next.permissions } });
         const after = await written(trx, companyId);
         return { role: projectRoleIn(after.roles, next.key), etag: after.etag };
-      });
+      }, { authorise: MAY_CREATE });
       return { body: { ...result.role, version }, etag: result.etag };
     },
 
     async updateProjectRole(caller: Caller, companyId: string, key: string, input: Omit<ProjectRoleInput, 'key'>, precondition: Precondition) {
       const permissions = input.permissions.map(canonicalPermission);
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'edit', subject: 'Role' });
+        assertCan(rights, MAY_EDIT);
         const current = await loadRoles(trx, policies, companyId);
         const before = projectRoleIn(current, key);
         assertPrecondition(precondition, rolesEtag(current));
@@ -189,7 +194,7 @@ export function createRolesService(deps: WriteDeps) {
         });
         const after = await written(trx, companyId);
         return { role: projectRoleIn(after.roles, key), etag: after.etag };
-      });
+      }, { authorise: MAY_EDIT });
       return { body: { ...result.role, version }, etag: result.etag };
     },
 
@@ -202,7 +207,7 @@ export function createRolesService(deps: WriteDeps) {
         new ConflictError(`project role ${key} is still granted (${grants} grants on ${projects} projects): remove those grants first`, { key, grants, projects });
       try {
         const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-          assertCan(rights, { action: 'delete', subject: 'Role' });
+          assertCan(rights, MAY_DELETE);
           const current = await loadRoles(trx, policies, companyId);
           const before = projectRoleIn(current, key);
           if (key === CREATOR_PROJECT_ROLE) {
@@ -219,7 +224,7 @@ export function createRolesService(deps: WriteDeps) {
           await trx.deleteFrom('project_roles').where('company_id', '=', companyId).where('key', '=', key).execute();
           audit({ action: 'role.project.delete', target: projectTarget(key), before: { name: before.name, permissions: before.permissions } });
           return (await written(trx, companyId)).etag;
-        });
+        }, { authorise: MAY_DELETE });
         return { body: { version }, etag: result };
       } catch (error) {
         // A grant committed by a writer that bypassed the company lock: the deferred foreign key catches it at commit.

@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
 import type { Catalog } from '../../policy/catalog.js';
-import { assertCan, can, type Caller, type CallerRights } from '../context.js';
+import { assertCan, can, type Caller, type CallerRights, type Need } from '../context.js';
 import { assertHoldsProjectRole } from '../project-grants.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import type { CreateTeamInput, TeamView } from './schemas.js';
@@ -75,6 +75,11 @@ async function assertMayMoveMembers(trx: Transaction<Database>, rights: CallerRi
 
 const memberTarget = (teamId: string, userId: string) => `team:${teamId}/user:${userId}`;
 
+// Each write's first assertion: checked before the company lock, and again under it (see writeCompany).
+const MAY_CREATE: Need = { action: 'create', subject: 'Team' };
+const MAY_EDIT: Need = { action: 'edit', subject: 'Team' };
+const MAY_DELETE: Need = { action: 'delete', subject: 'Team' };
+
 export function createTeamsService(deps: WriteDeps) {
   const { db } = deps;
   const { catalog } = deps.policies;
@@ -101,7 +106,7 @@ export function createTeamsService(deps: WriteDeps) {
         caller,
         companyId,
         async ({ trx, rights, audit }) => {
-          assertCan(rights, { action: 'create', subject: 'Team' });
+          assertCan(rights, MAY_CREATE);
           try {
             await trx.insertInto('teams').values({ company_id: companyId, id: teamId, name: input.name }).execute();
           } catch (error) {
@@ -113,7 +118,7 @@ export function createTeamsService(deps: WriteDeps) {
           return team;
         },
         // An empty team grants nothing; a team id used before starts without its old grants (they cascaded).
-        { bump: 'never' },
+        { bump: 'never', authorise: MAY_CREATE },
       );
       return { ...result, version };
     },
@@ -124,14 +129,14 @@ export function createTeamsService(deps: WriteDeps) {
         caller,
         companyId,
         async ({ trx, rights, audit }) => {
-          assertCan(rights, { action: 'edit', subject: 'Team' });
+          assertCan(rights, MAY_EDIT);
           const team = await loadTeam(trx, companyId, teamId);
           if (team.name === name) return team;
           await trx.updateTable('teams').set({ name }).where('company_id', '=', companyId).where('id', '=', teamId).execute();
           audit({ action: 'team.rename', target: `team:${teamId}`, before: { name: team.name }, after: { name } });
           return { ...team, name };
         },
-        { bump: 'never' },
+        { bump: 'never', authorise: MAY_EDIT },
       );
       return { ...result, version };
     },
@@ -139,21 +144,21 @@ export function createTeamsService(deps: WriteDeps) {
     /** D19: the team's members lose its project grants in the same commit (the grants cascade). */
     async remove(caller: Caller, companyId: string, teamId: string): Promise<{ version: string }> {
       const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'delete', subject: 'Team' });
+        assertCan(rights, MAY_DELETE);
         const team = await loadTeam(trx, companyId, teamId);
         // Its members lose the team's grants: a revoke of each from each of them.
         if (team.members.length) await assertMayMoveMembers(trx, rights, catalog, teamId, 'remove');
         const grants = await teamGrants(trx, companyId, teamId);
         await trx.deleteFrom('teams').where('company_id', '=', companyId).where('id', '=', teamId).execute();
         audit({ action: 'team.delete', target: `team:${teamId}`, before: { ...team, grants } });
-      });
+      }, { authorise: MAY_DELETE });
       return { version };
     },
 
     /** Idempotent: adding a member already in the team changes nothing and keeps the version. */
     async addMember(caller: Caller, companyId: string, teamId: string, userId: string): Promise<TeamView & { version: string }> {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit, changing }) => {
-        assertCan(rights, { action: 'edit', subject: 'Team' });
+        assertCan(rights, MAY_EDIT);
         const team = await loadTeam(trx, companyId, teamId);
         await assertMembership(trx, companyId, userId);
         if (team.members.includes(userId)) return team;
@@ -162,20 +167,20 @@ export function createTeamsService(deps: WriteDeps) {
         await trx.insertInto('team_members').values({ company_id: companyId, team_id: teamId, user_id: userId }).execute();
         audit({ action: 'team.member.add', target: memberTarget(teamId, userId), after: { teamId, userId } });
         return { ...team, members: [...team.members, userId].sort() };
-      }, { bump: 'on-change' });
+      }, { bump: 'on-change', authorise: MAY_EDIT });
       return { ...result, version };
     },
 
     /** D19: the user loses the team's project grants at once. Not in the team: 404. */
     async removeMember(caller: Caller, companyId: string, teamId: string, userId: string): Promise<{ version: string }> {
       const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        assertCan(rights, { action: 'edit', subject: 'Team' });
+        assertCan(rights, MAY_EDIT);
         const team = await loadTeam(trx, companyId, teamId);
         if (!team.members.includes(userId)) throw new NotFoundError(`user ${userId} is not a member of team ${teamId}`, { teamId, userId });
         await assertMayMoveMembers(trx, rights, catalog, teamId, 'remove');
         await trx.deleteFrom('team_members').where('company_id', '=', companyId).where('team_id', '=', teamId).where('user_id', '=', userId).execute();
         audit({ action: 'team.member.remove', target: memberTarget(teamId, userId), before: { teamId, userId } });
-      });
+      }, { authorise: MAY_EDIT });
       return { version };
     },
   };
