@@ -102,7 +102,13 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     const hashing = createHashQueue({ concurrency: config.SCRYPT_CONCURRENCY, maxWaiting: config.SCRYPT_QUEUE });
     const auth = await createAuth({
       db: store.db,
-      config: { jwtSecret: config.AUTH_JWT_SECRET, jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
+      config: {
+        jwtSecret: config.AUTH_JWT_SECRET,
+        jwksUrl: config.AUTH_JWKS_URL,
+        issuer: config.AUTH_ISSUER,
+        audience: config.AUTH_AUDIENCE,
+        trustEmails: config.AUTH_TRUST_EMAILS,
+      },
       logger,
       hashing,
     });
@@ -116,9 +122,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     // Every endpoint is data, built once: the routers and the OpenAPI document come from the same lists.
     const checkRoutes = checkApiRoutes(checkService, policies.catalog);
     const ownAuthRoutes = authRoutes(auth);
-    // Until a setting says the identity provider verifies every address, only email_verified: true proves one.
-    const emailTrust = { allEmailsVerified: false };
-    const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, emailTrust, hashing });
+    const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, hashing });
     const openApi = buildOpenApi(
       { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API and admin API' },
       [...checkRoutes.hot, ...checkRoutes.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],

@@ -48,6 +48,8 @@ const configSchema = z.object({
   AUTH_JWKS_URL: optionalUrl(['http:', 'https:']),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  // Off unless chosen: an unverified email would claim invitations made to someone else.
+  AUTH_TRUST_EMAILS: booleanFlag.default(false),
   CHECK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // The platform's own credential (plans, licenses, any domain, deleted companies' audit):
   // worth more than a check token, so longer.
@@ -81,6 +83,16 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** Settings valid one by one but not together, each a line like a single setting's problem. */
+function combinationProblems(config: Config): string[] {
+  if (!config.AUTH_JWKS_URL) return [];
+  // A provider's keys sign the tokens of all its applications (for some, of all its tenants):
+  // only the audience and the issuer say that a token was meant for Castellan.
+  const missing = (['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter((key) => !config[key]);
+  if (missing.length === 0) return [];
+  return [`${missing.join(', ')}: required when AUTH_JWKS_URL is set, else tokens the identity provider issued to other applications are accepted`];
+}
+
 /**
  * Reads the configuration once. Empty variables count as unset, so `PORT=` in a
  * compose file falls back to the default instead of failing on "".
@@ -100,6 +112,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
+  const problems = combinationProblems(parsed.data);
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
   return parsed.data;
 }
 

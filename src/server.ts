@@ -42,6 +42,8 @@ function normaliseError(error: unknown): unknown {
   if (type === 'entity.too.large') return new PayloadTooLargeError('request body is too large');
   if (type === 'entity.parse.failed') return new InvalidRequestError('the body is not valid JSON');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new InvalidRequestError('unsupported body encoding');
+  // The router decodes path parameters with decodeURIComponent: a user id percent-encoded as anything but UTF-8 names nobody.
+  if (error instanceof URIError) return new InvalidRequestError('a path parameter is not valid percent-encoded UTF-8');
   // The store being away is an outage to retry, not a bug: 503, as the check API answers it.
   if (isConnectionError(error)) return new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
   return error;

@@ -33,6 +33,34 @@ describe('config', () => {
     expect(loadConfig({ OPERATOR_TOKEN: '' }).OPERATOR_TOKEN).toBeUndefined();
   });
 
+  it('trusts token emails without email_verified only when AUTH_TRUST_EMAILS says so', () => {
+    expect(loadConfig({}).AUTH_TRUST_EMAILS).toBe(false);
+    expect(loadConfig({ AUTH_TRUST_EMAILS: 'true' }).AUTH_TRUST_EMAILS).toBe(true);
+    expect(loadConfig({ AUTH_TRUST_EMAILS: 'false' }).AUTH_TRUST_EMAILS).toBe(false);
+    expect(() => loadConfig({ AUTH_TRUST_EMAILS: 'yes' })).toThrow(/AUTH_TRUST_EMAILS: .*\(got "yes"\)/);
+  });
+
+  it('refuses a JWKS without both an audience and an issuer, naming the missing variables on one line', () => {
+    const jwks = { AUTH_JWKS_URL: 'https://idp.example.test/.well-known/jwks.json' };
+    const why = 'required when AUTH_JWKS_URL is set, else tokens the identity provider issued to other applications are accepted';
+    expect(() => loadConfig(jwks)).toThrow(new ConfigError(`Invalid configuration:\n  AUTH_ISSUER, AUTH_AUDIENCE: ${why}`));
+    expect(() => loadConfig({ ...jwks, AUTH_ISSUER: 'https://idp.example.test/' })).toThrow(new ConfigError(`Invalid configuration:\n  AUTH_AUDIENCE: ${why}`));
+    expect(() => loadConfig({ ...jwks, AUTH_AUDIENCE: 'castellan-api' })).toThrow(new ConfigError(`Invalid configuration:\n  AUTH_ISSUER: ${why}`));
+    expect(loadConfig({ ...jwks, AUTH_ISSUER: 'https://idp.example.test/', AUTH_AUDIENCE: 'castellan-api' }).AUTH_JWKS_URL).toBe(jwks.AUTH_JWKS_URL);
+    // An HS256 secret is for development and tests; it does not need them.
+    expect(loadConfig({ AUTH_JWT_SECRET: 'x'.repeat(32) }).AUTH_AUDIENCE).toBeUndefined();
+  });
+
+  it('a JWKS without audience and issuer stops the server with that one line', () => {
+    // Were it to start anyway, it would do so harmlessly: a free port, no data on disk.
+    const env = { ...process.env, PORT: '0', DATA_DIR: 'memory://', DATABASE_URL: '', AUTH_JWKS_URL: 'https://idp.example.test/.well-known/jwks.json', AUTH_ISSUER: '', AUTH_AUDIENCE: '' };
+    const run = spawnSync(process.execPath, [main], { env, encoding: 'utf8', timeout: 20_000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      'Invalid configuration:\n  AUTH_ISSUER, AUTH_AUDIENCE: required when AUTH_JWKS_URL is set, else tokens the identity provider issued to other applications are accepted',
+    );
+  });
+
   it('reports every problem at once', () => {
     expect(() => loadConfig({ PORT: '-1', LOG_LEVEL: 'loud', REDIS_URL: 'http://x' })).toThrow(/PORT[\s\S]*REDIS_URL[\s\S]*LOG_LEVEL|PORT[\s\S]*LOG_LEVEL/);
   });

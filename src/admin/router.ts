@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import type { Auth } from '../auth/auth.js';
-import type { EmailTrust } from '../auth/email.js';
 import type { HashQueue } from '../auth/hash-queue.js';
 import { createOperatorGuard } from '../http/operator-token.js';
 import { mountRoutes, type Route } from '../http/route.js';
@@ -25,8 +24,6 @@ export interface AdminDeps {
   announce: (companyId: string, version: string) => Promise<void>;
   logger: Logger;
   metrics: Metrics;
-  /** Whether a token's email counts as proven (registering domains). */
-  emailTrust: EmailTrust;
   /** The instance's one line for scrypt work, shared with logins. */
   hashing: HashQueue;
 }

@@ -1,20 +1,27 @@
 import { z } from 'zod';
 import { asciiLowerCase } from '../auth/email.js';
+import { userIdSchema } from '../auth/user-id.js';
 import { idSchema, permissionSchema } from '../policy/catalog.js';
 import { COMPANY_ROLES } from '../policy/types.js';
 import { normaliseEmail } from './users.js';
 
 /** Pieces of request and response schemas shared by the admin resources. */
 
-export { idSchema };
+export { idSchema, userIdSchema };
 export const companyRoleSchema = z.enum(COMPANY_ROLES);
 export const versionSchema = z.string().regex(/^\d+$/).describe('the company policy version after the write: pass it as consistency.minVersion');
 export { permissionSchema };
 
+/**
+ * Invitations go to ASCII addresses only: a non-ASCII one could be a look-alike of another
+ * (U+212A KELVIN SIGN for K), and an internationalised domain has an ASCII form (xn--). Tokens' emails are
+ * compared with these exactly, after ASCII case folding.
+ */
 export const emailSchema = z
   .string()
   .trim()
   .max(254)
+  .regex(/^[\x21-\x7E]*$/, 'must be an ASCII email address (an internationalised domain in its xn-- form)')
   .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address')
   .transform(normaliseEmail);
 

@@ -1,11 +1,24 @@
-import type { Transaction } from 'kysely';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Caller } from './context.js';
+
+/**
+ * Case folding for email addresses, in ASCII only: Unicode folding makes look-alikes equal
+ * (the Kelvin sign, U+212A, lowercases to k), and an invitation must reach the address invited.
+ */
+export function asciiLowerCase(text: string): string {
+  return text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+}
+
+/** SQL's lower() folds by the database's locale, look-alikes included: this folds A-Z only. */
+export function asciiLowerSql(text: RawBuilder<string | null>): RawBuilder<string> {
+  return sql<string>`translate(${text}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`;
+}
 
 /** Email domains are case-insensitive and decide Member vs Guest (D4): keep them lowercase. */
 export function normaliseEmail(email: string): string {
   const at = email.lastIndexOf('@');
-  return at < 0 ? email : `${email.slice(0, at)}@${email.slice(at + 1).toLowerCase()}`;
+  return at < 0 ? email : `${email.slice(0, at)}@${asciiLowerCase(email.slice(at + 1))}`;
 }
 
 /** The identity provider is the source of truth for a platform user's email: keep the latest one seen. */

@@ -17,6 +17,8 @@ export interface AuthConfig {
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** Count an external token's `email` without `email_verified: true` (never with `email_verified: false`). */
+  trustEmails?: boolean | undefined;
 }
 
 export interface Auth {
@@ -104,7 +106,7 @@ export async function createAuth(deps: { db: Kysely<Database>; config: AuthConfi
       throw new UnauthenticatedError('token is malformed');
     }
     try {
-      return claimsFrom(source === 'own' ? await verifyOwn(token) : await verifyExternal(token), source);
+      return claimsFrom(source === 'own' ? await verifyOwn(token) : await verifyExternal(token), source, { trustEmails: config.trustEmails ?? false });
     } catch (error) {
       if (error instanceof UnauthenticatedError) throw error;
       const reason = verificationFailure(error);

@@ -1,12 +1,12 @@
 import { errors, type JWSAlgorithm, type JWTPayload } from 'jose';
 import { UnauthenticatedError } from '../errors.js';
+import { isUserId, USER_ID_RULE } from './user-id.js';
 
 /** Who a verified token speaks for. */
 export interface TokenClaims {
   sub: string;
+  /** External tokens only, and only a verified address (see verifiedEmail). */
   email?: string;
-  /** The issuer says it verified `email` (`email_verified: true`, the boolean); see emailIsVerified. */
-  emailVerified?: true;
   /** Castellan's own tokens only: the company the local user logged in to. */
   company?: string;
 }
@@ -38,18 +38,38 @@ export function tokenSource(unverifiedPayload: JWTPayload): TokenSource {
   return unverifiedPayload.iss === OWN_ISSUER ? 'own' : 'external';
 }
 
+/** Longest address SMTP carries (RFC 5321); anything longer is not an email to match. */
+const MAX_EMAIL_LENGTH = 254;
+
+/**
+ * The token's email, when it may speak for the user: claiming an invitation (D6) and the
+ * Member/Guest type (D4) both rest on it, so only an address the identity provider verified
+ * counts (`email_verified: true`, exactly: not "true"). `trustEmails` is for providers that
+ * verify every address and leave the claim out; an explicit `false` is believed all the same.
+ * An address with control characters, or longer than any address can be, counts as none.
+ */
+export function verifiedEmail(payload: JWTPayload, trustEmails: boolean): string | undefined {
+  const { email, email_verified: verified } = payload;
+  if (typeof email !== 'string' || email.length === 0 || email.length > MAX_EMAIL_LENGTH || /\p{Cc}/u.test(email)) return undefined;
+  if (verified === true || (trustEmails && verified === undefined)) return email;
+  return undefined;
+}
+
 /** Claims of a token whose signature and standard claims jose has checked; refuses what jose does not know about. */
-export function claimsFrom(payload: JWTPayload, source: TokenSource): { claims: TokenClaims; exp: number } {
+export function claimsFrom(payload: JWTPayload, source: TokenSource, options: { trustEmails: boolean } = { trustEmails: false }): { claims: TokenClaims; exp: number } {
   const { sub, exp } = payload;
   if (typeof sub !== 'string' || sub.length === 0) throw new UnauthenticatedError('token has no subject');
+  // Every sub accepted here must be usable as a user id everywhere else (paths, bodies, the database).
+  if (!isUserId(sub)) throw new UnauthenticatedError(`token subject must be ${USER_ID_RULE}`);
   if (typeof exp !== 'number') throw new UnauthenticatedError('token has no expiry');
   if (sub.startsWith(INVITE_PREFIX)) throw new UnauthenticatedError('token subject is reserved for pending invitations');
   const local = sub.startsWith(LOCAL_USER_PREFIX);
   if (source === 'external' && local) throw new UnauthenticatedError('an external token cannot speak for a local user');
   if (source === 'own' && !local) throw new UnauthenticatedError('token subject is not a local user');
   const claims: TokenClaims = { sub };
-  if (typeof payload.email === 'string') claims.email = payload.email;
-  if (source === 'external' && claims.email !== undefined && payload.email_verified === true) claims.emailVerified = true;
+  // Local users have no email: Castellan's own tokens never speak for one.
+  const email = source === 'external' ? verifiedEmail(payload, options.trustEmails) : undefined;
+  if (email !== undefined) claims.email = email;
   if (source === 'own' && typeof payload.company === 'string') claims.company = payload.company;
   return { claims, exp };
 }

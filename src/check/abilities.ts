@@ -350,6 +350,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
    * reached the floor: 503, never the older data.
    */
   async function load(companyId: string, userId: string, minVersion: bigint | undefined): Promise<PrincipalAbility> {
+    // Company ids hold no space, so the first space ends the company, whatever the user id holds.
     const key = `${companyId} ${userId}`;
     const floor = floorFor(companyId, minVersion);
     const calledAt = flightsStarted;

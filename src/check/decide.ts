@@ -49,13 +49,20 @@ function resourceObject(type: TypeInfo, resource: CheckResource): ResourceObject
 export const isProjectCreation = (action: string, type: string): boolean => action === 'create' && type === 'Project';
 
 /**
+ * The project a question names, as resourceObject puts it on the object (`id` from
+ * `resource.id` first), read from the question: the objects CASL gets are of a class per
+ * type, so a lookup by attribute name on them would be megamorphic on the hot path.
+ */
+function projectNamed(attribute: string, resource: CheckResource): unknown {
+  return attribute === 'id' && resource.id !== undefined ? resource.id : resource.attributes?.[attribute];
+}
+
+/**
  * Why an allow on a project-scoped resource does not stand (D15), or null when it does: the
  * project must be registered in the company, and a question that names no project is about
  * none of them. Asked only after a rule allowed: a deny costs nothing more.
  */
-function unregisteredProject(attribute: string, question: CheckQuestion, object: ResourceObject, projects: ReadonlySet<string>): string | null {
-  if (isProjectCreation(question.action, question.resource.type)) return null;
-  const project = object[attribute];
+function unregisteredProject(attribute: string, project: unknown, projects: ReadonlySet<string>): string | null {
   if (project === undefined) return `the check names no project (${attribute === 'id' ? 'resource.id' : `resource.attributes.${attribute}`})`;
   return projects.has(project as string) ? null : `project ${String(project)} is not registered in the company`;
 }
@@ -72,12 +79,13 @@ export function decide(catalog: Catalog, ability: MongoAbility, projects: Readon
     return { allowed: false, reason: `no rule allows ${question.action} ${question.resource.type}${question.field ? ` (${question.field})` : ''}` };
   }
   const attribute = type.projectAttribute;
-  if (attribute !== undefined && !rule.inverted) {
-    const unregistered = unregisteredProject(attribute, question, object, projects);
+  const project = attribute === undefined ? undefined : projectNamed(attribute, question.resource);
+  if (attribute !== undefined && !rule.inverted && !isProjectCreation(question.action, question.resource.type)) {
+    const unregistered = unregisteredProject(attribute, project, projects);
     if (unregistered !== null) return { allowed: false, reason: unregistered };
   }
   let reason = rule.reason ?? (rule.inverted ? 'a rule forbids it' : 'a rule allows it');
-  if (reason.includes(PROJECT_PLACEHOLDER)) reason = reason.replace(PROJECT_PLACEHOLDER, String(attribute ? object[attribute] : ''));
+  if (reason.includes(PROJECT_PLACEHOLDER)) reason = reason.replace(PROJECT_PLACEHOLDER, String(project ?? ''));
   return { allowed: !rule.inverted, reason };
 }
 

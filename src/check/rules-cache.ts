@@ -17,7 +17,8 @@ export interface RulesCache {
 const TTL_SECONDS = 3600;
 
 export function createRedisRulesCache(redis: Redis, keyPrefix: string): RulesCache {
-  // Ids are restricted to [A-Za-z0-9._:@-], so a space cannot occur inside either part.
+  // Company ids are [A-Za-z0-9._:@-]: the first space ends the company, and the user id, which may
+  // hold any character (spaces included), is the rest. So no two principals share a key.
   const key = (companyId: string, userId: string) => `${keyPrefix}rules:${companyId} ${userId}`;
   const projectsKey = (companyId: string) => `${keyPrefix}projects:${companyId}`;
   return {

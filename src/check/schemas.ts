@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { userIdSchema } from '../auth/user-id.js';
 import { idSchema as id, type Catalog } from '../policy/catalog.js';
 
 export const MAX_BATCH = 1000;
@@ -19,7 +20,7 @@ export function createCheckSchemas(catalog: Catalog) {
 
   const principal = z
     .union([
-      z.strictObject({ id: id.describe('the user id') }),
+      z.strictObject({ id: userIdSchema }),
       z.strictObject({ token: z.string().min(1).max(8192).describe("the end user's JWT; its sub is used") }),
     ])
     .describe('exactly one of id and token');
@@ -66,7 +67,7 @@ export function createCheckSchemas(catalog: Catalog) {
           ctx.addIssue({ code: 'custom', path: ['action'], message: `"${body.action}" is not an action of ${body.resourceType}` });
         }
       }),
-    rulesParams: z.strictObject({ company: id, userId: id }),
+    rulesParams: z.strictObject({ company: id, userId: userIdSchema }),
     rulesQuery: z.strictObject({ format: z.enum(['raw', 'packed']).optional(), minVersion: version.optional() }),
     checkAnswer: decision.extend({ version }),
     batchAnswer: z.object({ version, results: z.array(decision).describe('in request order') }),

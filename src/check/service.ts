@@ -4,6 +4,7 @@ import type { Catalog } from '../policy/catalog.js';
 import type { CompiledRule } from '../policy/compiler.js';
 import { ID_PATTERN } from '../policy/catalog.js';
 import { InvalidRequestError } from '../errors.js';
+import { isUserId, USER_ID_RULE } from '../auth/user-id.js';
 import type { AbilityProvider, PrincipalAbility } from './abilities.js';
 import { MAX_BATCH, VERSION_PATTERN } from './schemas.js';
 import { decide, parseQuestion, QUESTION_KEYS, type CheckQuestion, type Decision } from './decide.js';
@@ -38,6 +39,11 @@ export function parseId(value: unknown, path: string): string {
   return value;
 }
 
+export function parseUserId(value: unknown, path: string): string {
+  if (!isUserId(value)) return invalid(`${path} must be a user id (${USER_ID_RULE})`, path);
+  return value;
+}
+
 export function parseMinVersion(consistency: unknown): bigint | undefined {
   if (consistency === undefined) return undefined;
   if (!isPlainObject(consistency)) return invalid('consistency must be an object', 'consistency');
@@ -61,9 +67,9 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
     const { id, token } = value;
     if ((id === undefined) === (token === undefined)) return invalid('principal needs exactly one of "id" and "token"', 'principal');
     for (const key in value) if (key !== 'id' && key !== 'token') invalid(`unknown field "${key}"`, `principal.${key}`);
-    if (id !== undefined) return parseId(id, 'principal.id');
+    if (id !== undefined) return parseUserId(id, 'principal.id');
     if (typeof token !== 'string' || token.length === 0 || token.length > 8192) return invalid('principal.token must be a JWT', 'principal.token');
-    return verifyToken(token).then((claims) => parseId(claims.sub, 'principal.token sub'));
+    return verifyToken(token).then((claims) => parseUserId(claims.sub, 'principal.token sub'));
   }
 
   function abilityFor(companyId: string, userId: string | Promise<string>, minVersion: bigint | undefined): PrincipalAbility | Promise<PrincipalAbility> {
@@ -103,7 +109,7 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
 
     async rules(companyIdRaw: unknown, userIdRaw: unknown, format: unknown, minVersionRaw: unknown) {
       const companyId = parseId(companyIdRaw, 'company');
-      const userId = parseId(userIdRaw, 'userId');
+      const userId = parseUserId(userIdRaw, 'userId');
       if (format !== undefined && format !== 'raw' && format !== 'packed') invalid('format must be "raw" or "packed"', 'format');
       const minVersion = minVersionRaw === undefined ? undefined : parseMinVersion({ minVersion: minVersionRaw });
       const entry = await abilities.get(companyId, userId, minVersion);

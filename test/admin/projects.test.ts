@@ -195,7 +195,8 @@ describe.skipIf(!servicesUp)('admin API: projects and project grants (D8, D15-D1
     });
 
     it('bad bodies and ids are 400 invalid_request', async () => {
-      for (const body of [{}, { name: '' }, { name: 'x', owner: 'olga' }, { name: 'x', creatorId: 'a b' }]) {
+      // creatorId is a user id (any 1-255 characters without control characters): 'a b' is one, a NUL or 256 characters are not.
+      for (const body of [{}, { name: '' }, { name: 'x', owner: 'olga' }, { name: 'x', creatorId: 'a\u0000b' }, { name: 'x', creatorId: 'x'.repeat(256) }]) {
         expectError(await olga.put('/v1/companies/acme/projects/p-400', body), 400, 'invalid_request');
       }
       expectError(await olga.put(`/v1/companies/acme/projects/${'x'.repeat(129)}`, { name: 'x' }), 400, 'invalid_request');

@@ -94,11 +94,26 @@ describe('token rules', () => {
 
   it('keeps local subjects for own tokens and the rest for external ones', () => {
     const exp = 2_000_000_000;
-    expect(claimsFrom({ sub: 'alice', exp, email: 'a@example.test', company: 'acme' }, 'external')).toEqual({ claims: { sub: 'alice', email: 'a@example.test' }, exp });
+    const email = { email: 'a@example.test', email_verified: true };
+    expect(claimsFrom({ sub: 'alice', exp, ...email, company: 'acme' }, 'external')).toEqual({ claims: { sub: 'alice', email: 'a@example.test' }, exp });
+    // Local users have no email, whatever their token says.
+    expect(claimsFrom({ sub: 'local:1', exp, ...email }, 'own')).toEqual({ claims: { sub: 'local:1' }, exp });
     expect(claimsFrom({ sub: 'local:1', exp, company: 'acme' }, 'own')).toEqual({ claims: { sub: 'local:1', company: 'acme' }, exp });
     expect(() => claimsFrom({ sub: 'local:1', exp }, 'external')).toThrow(UnauthenticatedError);
     expect(() => claimsFrom({ sub: 'alice', exp }, 'own')).toThrow(UnauthenticatedError);
     expect(() => claimsFrom({ sub: '', exp }, 'external')).toThrow('token has no subject');
+  });
+
+  it('counts an email only when the identity provider verified it (or is trusted to, and did not deny it)', () => {
+    const exp = 2_000_000_000;
+    const emailOf = (claims: Record<string, unknown>, trustEmails = false) => claimsFrom({ sub: 'alice', exp, ...claims }, 'external', { trustEmails }).claims.email;
+    expect(emailOf({ email: 'a@example.test', email_verified: true })).toBe('a@example.test');
+    for (const verified of [undefined, false, 'true', 1]) expect(emailOf({ email: 'a@example.test', email_verified: verified }), String(verified)).toBeUndefined();
+    expect(emailOf({ email: 'a@example.test' }, true)).toBe('a@example.test');
+    expect(emailOf({ email: 'a@example.test', email_verified: false }, true)).toBeUndefined();
+    for (const email of ['', 'a\u0000@example.test', 'a\n@example.test', `${'a'.repeat(250)}@x.test`, 42]) {
+      expect(emailOf({ email, email_verified: true }), JSON.stringify(email)).toBeUndefined();
+    }
   });
 
   it('describes jose failures briefly and leaves other errors to the caller', () => {

@@ -80,6 +80,23 @@ describe.skipIf(!servicesUp)('external tokens through POST /v1/check', () => {
     expect(await checkWithToken(plain.url, token)).toMatchObject({ status: 401, body: unauthenticated('token subject is reserved for pending invitations') });
   });
 
+  it('accepts any sub of 1-255 characters without control characters (API.md: user ids are the identity provider\'s sub)', async () => {
+    for (const sub of ['auth0|zed', 'google-oauth2|1234', 'ada@acme.test', 'a b', '\u212Aim', '\u{1F600}'.repeat(255), 'x'.repeat(255)]) {
+      const response = await checkWithToken(plain.url, await signToken(sub));
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+      expect(response.body).toMatchObject({ allowed: false });
+    }
+  });
+
+  it('refuses a sub with a control character, longer than 255 characters, or a dot segment, with 401', async () => {
+    const refused = unauthenticated('token subject must be 1-255 characters without control characters, not "." or ".."');
+    for (const sub of ['a\u0000b', '\u0000', 'tab\there', 'line\n', '\u007F', 'c1\u0085', 'x'.repeat(256), '\u{1F600}'.repeat(256), '.', '..']) {
+      expect(await checkWithToken(plain.url, await signToken(sub)), JSON.stringify(sub)).toMatchObject({ status: 401, body: refused });
+    }
+    expect(await checkWithToken(plain.url, await signRaw({ sub: '', exp: nowSeconds() + 600 }))).toMatchObject({ status: 401 });
+    expect(await checkWithToken(plain.url, await signRaw({ sub: 42, exp: nowSeconds() + 600 } as never))).toMatchObject({ status: 401 });
+  });
+
   it("refuses an HS256 token that claims Castellan's own issuer", async () => {
     const token = await signToken('local:6f1c1c1e-0000-4000-8000-000000000000', { iss: 'castellan', aud: 'castellan' });
     expect(await checkWithToken(plain.url, token)).toMatchObject({ status: 401, body: unauthenticated('token algorithm not accepted') });
@@ -115,10 +132,15 @@ describe.skipIf(!servicesUp)('external tokens from a JWKS', () => {
   const pairs: Record<string, { privateKey: CryptoKey; publicJwk: Record<string, unknown> }> = {};
   const savedCooldown = authTuning.jwksCooldownMs;
 
-  const sign = (kid: string, sub = 'alice') =>
+  // A JWKS is always configured with the audience and issuer Castellan's tokens must carry.
+  const ISSUER = 'https://idp.example.test/';
+  const AUDIENCE = 'castellan-api';
+  const sign = (kid: string, sub = 'alice', audience = AUDIENCE, issuer = ISSUER) =>
     new SignJWT({})
       .setProtectedHeader({ alg: 'ES256', kid })
       .setSubject(sub)
+      .setIssuer(issuer)
+      .setAudience(audience)
       .setIssuedAt()
       .setExpirationTime('10m')
       .sign(pairs[kid]!.privateKey);
@@ -133,7 +155,7 @@ describe.skipIf(!servicesUp)('external tokens from a JWKS', () => {
     authTuning.jwksCooldownMs = 0;
     env = await createTestEnvironment();
     // An empty secret is "unset": this instance trusts the JWKS only.
-    instance = await env.start({ AUTH_JWKS_URL: jwks.url, AUTH_JWT_SECRET: '' });
+    instance = await env.start({ AUTH_JWKS_URL: jwks.url, AUTH_ISSUER: ISSUER, AUTH_AUDIENCE: AUDIENCE, AUTH_JWT_SECRET: '' });
     await seedCompany(instance.app.store.db, instance.app.policies, {
       id: 'acme',
       members: [{ id: 'alice', role: 'collaborator' }],
@@ -162,6 +184,18 @@ describe.skipIf(!servicesUp)('external tokens from a JWKS', () => {
     expect(await checkWithToken(instance.url, await sign('new'))).toMatchObject({ status: 200, body: allowed });
     expect(jwks.fetches).toBe(2);
     expect(await checkWithToken(instance.url, await sign('old'))).toMatchObject({ status: 401, body: unauthenticated('token signing key is unknown') });
+  });
+
+  it("refuses a token the same provider issued to another application, or another tenant's", async () => {
+    expect(await checkWithToken(instance.url, await sign('new', 'alice', 'some-other-app'))).toMatchObject({ status: 401, body: unauthenticated('token "aud" claim is not accepted') });
+    expect(await checkWithToken(instance.url, await sign('new', 'alice', AUDIENCE, 'https://other-tenant.example.test/'))).toMatchObject({
+      status: 401,
+      body: unauthenticated('token "iss" claim is not accepted'),
+    });
+  });
+
+  it('a JWKS without AUTH_AUDIENCE and AUTH_ISSUER does not start', async () => {
+    await expect(env.start({ AUTH_JWKS_URL: jwks.url, AUTH_JWT_SECRET: '' })).rejects.toThrow(/AUTH_ISSUER, AUTH_AUDIENCE: required when AUTH_JWKS_URL is set/);
   });
 
   it('refuses an external token from the JWKS that claims a local user', async () => {

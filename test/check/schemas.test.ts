@@ -23,7 +23,8 @@ const service = createCheckService({ catalog, abilities, verifyToken: async () =
 const subjects = Object.keys(catalog.subjects);
 const actions = [...new Set(subjects.flatMap((s) => catalog.subjects[s]!.actions)), 'fly', ''];
 const fields = [...new Set(subjects.flatMap((s) => catalog.subjects[s]!.fields ?? [])), 'logo'];
-const ids = ['acme', 'u-42', 'p:7', 'a b', '', 'x'.repeat(129)];
+// Company and resource ids are narrow; user ids (principal.id) are any 1-255 characters without control characters.
+const ids = ['acme', 'u-42', 'p:7', 'a b', '', 'x'.repeat(129), 'auth0|zed', 'a\u0000b', 'x'.repeat(256), '\ud800', '..'];
 const scalar = fc.oneof(fc.constantFrom(...ids), fc.integer(), fc.boolean(), fc.constant(null), fc.constant({ $ne: 'x' }), fc.constant(['p1']));
 /** Mostly well-formed, sometimes not, field by field. */
 const maybe = <T>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: good }, { weight: 1, arbitrary: scalar });

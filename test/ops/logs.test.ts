@@ -115,6 +115,7 @@ describe.skipIf(!servicesUp)('logs', () => {
 
       const created = await call('POST', '/v1/companies/acme/local-users', {
         bearer: owner,
+        // A manager: local users are never admins (D3), and a manager may list members.
         body: { login: 'ada', password: PASSWORD, firstName: 'Ada', lastName: 'Lovelace', role: 'manager' },
       });
       expect(created.status).toBe(201);

@@ -49,7 +49,11 @@ const CONTRACT: ReadonlyArray<readonly [string, string]> = [
   ['get', '/openapi.json'],
 ];
 
-type Operation = { requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
+type Operation = {
+  requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+  parameters?: Array<{ name: string; in: string; schema: { pattern?: string }; description?: string }>;
+  responses: Record<string, unknown>;
+};
 type Document = { openapi: string; paths: Record<string, Record<string, Operation>> };
 
 describe.skipIf(!servicesUp)('GET /openapi.json', () => {
@@ -124,5 +128,35 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
     const roleWrite = document.paths['/v1/companies/{company}/roles/company/{key}']!.put!;
     expect(roleWrite.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(['path:company', 'path:key', 'header:If-Match']);
     expect(Object.keys(roleWrite.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '412']);
+  });
+
+  it("describes user ids as the identity provider's sub (any 1-255 characters without control characters), other ids as before", () => {
+    // JSON Schema patterns are ECMA-262 with Unicode semantics, as a validator such as Ajv compiles them.
+    const accepts = (schema: { pattern?: string }, value: string) => new RegExp(schema.pattern!, 'u').test(value);
+    const userIdParams = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item).flatMap(([method, op]) => (op.parameters ?? []).filter((p) => p.name === 'userId').map((p) => ({ at: `${method} ${path}`, p }))),
+    );
+    expect(userIdParams.length).toBeGreaterThanOrEqual(8);
+    for (const { at, p } of userIdParams) {
+      for (const good of ['auth0|zed', 'google-oauth2|1234', 'ada@acme.test', 'a b', 'local:6f1c1c1e', '\u212Aim', 'x'.repeat(255)]) expect(accepts(p.schema, good), `${at} ${good}`).toBe(true);
+      for (const bad of ['', 'a\u0000b', 'tab\there', 'x'.repeat(256)]) expect(accepts(p.schema, bad), `${at} ${JSON.stringify(bad)}`).toBe(false);
+      expect(p.description, at).toMatch(/percent-encoded/);
+    }
+    const companyParam = document.paths['/v1/companies/{company}/members/{userId}']!.delete!.parameters!.find((p) => p.name === 'company')!;
+    expect(accepts(companyParam.schema, 'auth0|zed')).toBe(false);
+
+    const bodyField = (path: string, method: string, ...keys: string[]) => {
+      let schema: any = document.paths[path]![method]!.requestBody!.content['application/json']!.schema;
+      for (const key of keys) schema = key === '*' ? schema.anyOf.find((s: any) => s.properties?.id) : schema.properties[key];
+      return schema as { pattern?: string };
+    };
+    for (const field of [
+      bodyField('/v1/companies/{company}/ownership', 'post', 'userId'),
+      bodyField('/v1/companies/{company}/projects/{projectId}', 'put', 'creatorId'),
+      bodyField('/v1/check', 'post', 'principal', '*', 'id'),
+    ]) {
+      expect(accepts(field, 'auth0|zed')).toBe(true);
+      expect(accepts(field, 'a\u0000b')).toBe(false);
+    }
   });
 });

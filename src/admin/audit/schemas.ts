@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema, versionSchema } from '../schemas.js';
+import { idSchema, userIdSchema, versionSchema } from '../schemas.js';
 
 /**
  * The paging cursor: base64url of the last entry's id. Opaque to clients so its form can
@@ -31,7 +31,7 @@ export const auditParams = z.strictObject({ company: idSchema });
 export const auditEntry = z.object({
   id: z.string(),
   at: z.string().describe('ISO 8601 time of the write'),
-  actor: z.string().describe('user id of the caller who made the change; "operator" for the platform operator acting without a user'),
+  actor: userIdSchema.describe('user id of the caller who made the change; "operator" for the platform operator acting without a user'),
   operator: z.boolean().describe("the change carried the platform operator's credential (X-Castellan-Operator-Token)"),
   action: z.string().describe('e.g. role.project.update'),
   target: z.string().describe('e.g. role:project/viewer'),

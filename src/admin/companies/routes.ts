@@ -6,8 +6,8 @@ import { createCompaniesService } from './service.js';
 
 const tag = 'Companies';
 
-export function companiesRoutes({ db, policies, announce, logger, emailTrust }: AdminDeps): Route[] {
-  const service = createCompaniesService({ db, policies, announce, emailTrust });
+export function companiesRoutes({ db, policies, announce, logger }: AdminDeps): Route[] {
+  const service = createCompaniesService({ db, policies, announce });
   return [
     userRoute({
       method: 'post',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { planSchema } from '../../policy/catalog.js';
-import { domainSchema, idSchema, versionSchema } from '../schemas.js';
+import { domainSchema, idSchema, userIdSchema, versionSchema } from '../schemas.js';
 
 const { name: planName, userLicenses: licenseCount } = planSchema.shape;
 const companyName = z.string().trim().min(1).max(200);
@@ -18,7 +18,7 @@ export const createCompanyBody = z.strictObject({
 export type CreateCompanyInput = z.infer<typeof createCompanyBody>;
 
 export const renameCompanyBody = z.strictObject({ name: companyName });
-export const transferOwnershipBody = z.strictObject({ userId: idSchema });
+export const transferOwnershipBody = z.strictObject({ userId: userIdSchema });
 export const domainsBody = z.strictObject({ domains: domainList });
 export const subscriptionBody = z.strictObject({ plan: planName, userLicenses: licenseCount, developerLicenses: licenseCount });
 export type SubscriptionInput = z.infer<typeof subscriptionBody>;
@@ -30,7 +30,7 @@ export type SubscriptionInput = z.infer<typeof subscriptionBody>;
 export const companyView = z.object({
   id: idSchema,
   name: z.string(),
-  owner: idSchema.nullable(),
+  owner: userIdSchema.nullable(),
   createdAt: z.string(),
   domains: z.array(z.string()).optional(),
   plan: z.object({ name: z.string(), userLicenses: z.number().int(), developerLicenses: z.number().int() }).optional(),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { emailDomain, emailIsVerified, type EmailTrust } from '../../auth/email.js';
+import { emailDomain } from '../../auth/email.js';
 import { INVITE_PREFIX } from '../../auth/tokens.js';
 import { ConflictError, DomainTakenError, ForbiddenError, LicenseLimitError, NotFoundError } from '../../errors.js';
 import { EDITABLE_COMPANY_ROLES } from '../../policy/types.js';
@@ -28,13 +28,14 @@ function assertDomainsFitPlan(plan: string, domains: readonly string[]): void {
  * domain it is at (not a parent or a subdomain of it): whoever receives mail at acme.test
  * may speak for acme.test, nobody else may claim it or learn that another company did.
  */
-export function unprovenDomains(caller: Caller, trust: EmailTrust, domains: readonly string[]): string[] {
-  const proven = caller.email !== undefined && emailIsVerified(caller, trust) ? emailDomain(caller.email) : null;
+export function unprovenDomains(caller: Caller, domains: readonly string[]): string[] {
+  // Only a verified address reaches a caller's claims (verifiedEmail, src/auth/tokens.ts).
+  const proven = caller.email !== undefined ? emailDomain(caller.email) : null;
   return domains.filter((domain) => domain !== proven);
 }
 
-function assertDomainsProven(caller: Caller, trust: EmailTrust, domains: readonly string[]): void {
-  const [domain] = unprovenDomains(caller, trust, domains);
+function assertDomainsProven(caller: Caller, domains: readonly string[]): void {
+  const [domain] = unprovenDomains(caller, domains);
   if (domain !== undefined) {
     throw new ForbiddenError(`registering ${domain} needs your own verified email at ${domain}, or the platform operator's credential`, { domain });
   }
@@ -91,8 +92,8 @@ const MAY_EDIT_DOMAINS: Need = { action: 'edit', subject: 'CompanySettings', fie
 const MAY_EDIT_SUBSCRIPTION: Need = { action: 'edit', subject: 'CompanySettings', field: 'subscription' };
 const MAY_DELETE: Need = { action: 'delete', subject: 'Company' };
 
-export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrust }) {
-  const { db, policies, announce, emailTrust } = deps;
+export function createCompaniesService(deps: WriteDeps) {
+  const { db, policies, announce } = deps;
 
   return {
     /**
@@ -105,7 +106,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
       if (input.plan && !operator) throw platformOnly('choosing a plan', { path: 'plan' });
       const plan = input.plan ?? policies.plans.default;
       const domains = input.domains ?? [];
-      if (!operator) assertDomainsProven(caller, emailTrust, domains);
+      if (!operator) assertDomainsProven(caller, domains);
       assertDomainsFitPlan(plan.name, domains);
       const companyId = input.id ?? newCompanyId();
       const created = await db.transaction().execute(async (trx) => {
@@ -231,7 +232,7 @@ export function createCompaniesService(deps: WriteDeps & { emailTrust: EmailTrus
           assertDomainsFitPlan(company.plan_name, domains);
           const current = (await trx.selectFrom('company_domains').select('domain').where('company_id', '=', companyId).orderBy('domain').execute()).map((d) => d.domain);
           const added = domains.filter((d) => !current.includes(d));
-          if (!caller.operator && caller.user) assertDomainsProven(caller.user, emailTrust, added);
+          if (!caller.operator && caller.user) assertDomainsProven(caller.user, added);
           const removed = current.filter((d) => !domains.includes(d));
           if (removed.length) await trx.deleteFrom('company_domains').where('company_id', '=', companyId).where('domain', 'in', removed).execute();
           await claimDomains(trx, companyId, added);

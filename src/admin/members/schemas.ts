@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { PASSWORD_MIN_LENGTH } from '../../auth/passwords.js';
-import { companyParams, companyRoleSchema, emailSchema, idSchema, versionSchema } from '../schemas.js';
+import { companyParams, companyRoleSchema, emailSchema, userIdSchema, versionSchema } from '../schemas.js';
 
-export const memberParams = companyParams.extend({ userId: idSchema });
+export const memberParams = companyParams.extend({ userId: userIdSchema });
 
 export const inviteBody = z.strictObject({
   email: emailSchema,
@@ -35,7 +35,7 @@ export const memberPatchBody = z
 export type MemberPatch = z.infer<typeof memberPatchBody>;
 
 export const memberView = z.object({
-  userId: idSchema.describe('until an invitation is accepted, a placeholder id starting with "invite:"'),
+  userId: userIdSchema.describe('until an invitation is accepted, a placeholder id starting with "invite:"'),
   email: z.string().nullable(),
   kind: z.enum(['platform', 'local']),
   type: z.enum(['member', 'guest']).describe('derived from the email domain (D4); local users are members'),

@@ -13,7 +13,7 @@ import { assertActiveMember, assertCan, assertHolds, isAdmin, type Caller, type 
 import { abilityOf, companyRoleAbility, decisionGrid, gainedDecisions } from '../escalation.js';
 import { assertSeatsAvailable } from '../licenses.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
-import { normaliseEmail, upsertPlatformUser } from '../users.js';
+import { asciiLowerCase, asciiLowerSql, upsertPlatformUser } from '../users.js';
 import type { InviteInput, LocalUserInput, MemberPatch, MemberView } from './schemas.js';
 
 type Db = Kysely<Database>;
@@ -42,7 +42,7 @@ function membersQuery(db: Db, companyId: string) {
             .selectFrom('company_domains as d')
             .select(sql`1`.as('one'))
             .whereRef('d.company_id', '=', 'm.company_id')
-            .where('d.domain', '=', sql<string>`lower(substring(u.email from '@([^@]*)$'))`),
+            .where('d.domain', '=', asciiLowerSql(sql<string | null>`substring(u.email from '@([^@]*)$')`)),
         )
         .as('domain_member'),
     ])
@@ -203,7 +203,7 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
           .innerJoin('users as u', 'u.id', 'm.user_id')
           .select('m.user_id')
           .where('m.company_id', '=', companyId)
-          .where(sql<string>`lower(u.email)`, '=', input.email.toLowerCase())
+          .where(asciiLowerSql(sql.ref('u.email')), '=', asciiLowerCase(input.email))
           .executeTakeFirst();
         if (already) throw new ConflictError(`${input.email} is already in the company`, { userId: already.user_id });
         await assertSeatsAvailable(trx, companyId, extraSeats(null, { status: 'invited', ...access }));
@@ -228,15 +228,16 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
     async accept(caller: Caller, companyId: string): Promise<MemberView & { version: string }> {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
         if (caller.sub.startsWith(LOCAL_USER_PREFIX)) throw new ForbiddenError('local users are created active and have no invitations');
-        if (!caller.email) throw new ForbiddenError('the token carries no email to match an invitation');
-        const email = normaliseEmail(caller.email).toLowerCase();
+        if (!caller.email) throw new ForbiddenError('the token carries no verified email (email_verified: true) to match an invitation');
+        // Exact after ASCII folding: a look-alike (U+212A KELVIN SIGN for K) is another address.
+        const email = asciiLowerCase(caller.email);
         const invitation = await trx
           .selectFrom('memberships as m')
           .innerJoin('users as u', 'u.id', 'm.user_id')
           .select('m.user_id')
           .where('m.company_id', '=', companyId)
           .where('m.status', '=', 'invited')
-          .where(sql<string>`lower(u.email)`, '=', email)
+          .where(asciiLowerSql(sql.ref('u.email')), '=', email)
           .executeTakeFirst();
         if (!invitation) throw new NotFoundError(`no pending invitation for ${caller.email}`);
         if (rights.membership && invitation.user_id !== caller.sub) throw new ConflictError('you are already in the company', { userId: caller.sub });

@@ -33,4 +33,6 @@ export interface Grantee {
 }
 
 export const projectTarget = (projectId: string) => `project:${projectId}`;
+// The grantee's id comes last and the project id ([A-Za-z0-9._:@-]) holds no '/', so a target
+// reads back unambiguously whatever characters a user id holds.
 export const grantTarget = (projectId: string, grantee: Grantee) => `grant:${projectId}/${grantee.kind}:${grantee.id}`;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema, versionSchema } from '../schemas.js';
+import { idSchema, userIdSchema, versionSchema } from '../schemas.js';
 
 const teamName = z.string().trim().min(1).max(200);
 
@@ -8,10 +8,10 @@ export type CreateTeamInput = z.infer<typeof createTeamBody>;
 export const renameTeamBody = z.strictObject({ name: teamName });
 
 export const teamParams = z.strictObject({ company: idSchema, teamId: idSchema });
-export const teamMemberParams = z.strictObject({ company: idSchema, teamId: idSchema, userId: idSchema });
+export const teamMemberParams = z.strictObject({ company: idSchema, teamId: idSchema, userId: userIdSchema });
 
 /** A team with its members' user ids, sorted. */
-export const teamView = z.object({ id: idSchema, name: z.string(), members: z.array(idSchema) });
+export const teamView = z.object({ id: idSchema, name: z.string(), members: z.array(userIdSchema) });
 export type TeamView = z.infer<typeof teamView>;
 export const teamWritten = teamView.extend({ version: versionSchema });
 export const teamList = z.object({ teams: z.array(teamView) });

@@ -73,6 +73,7 @@ async function assertMayMoveMembers(trx: Transaction<Database>, rights: CallerRi
   }
 }
 
+// The user id comes last and team ids ([A-Za-z0-9._:@-]) hold no '/': unambiguous for any user id.
 const memberTarget = (teamId: string, userId: string) => `team:${teamId}/user:${userId}`;
 
 // Each write's first assertion: checked before the company lock, and again under it (see writeCompany).
