@@ -44,6 +44,11 @@ function normaliseError(error: unknown): unknown {
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new InvalidRequestError('unsupported body encoding');
   // The router decodes path parameters with decodeURIComponent: a user id percent-encoded as anything but UTF-8 names nobody.
   if (error instanceof URIError) return new InvalidRequestError('a path parameter is not valid percent-encoded UTF-8');
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // body-parser marks what the client sent wrong (bad gzip, deflate or brotli data, a body cut short) as exposable.
+    if ((error as { expose?: unknown }).expose === true) return new InvalidRequestError('the body could not be read: check its content-encoding and length');
+  }
   // The store being away is an outage to retry, not a bug: 503, as the check API answers it.
   if (isConnectionError(error)) return new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
   return error;

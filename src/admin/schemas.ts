@@ -3,6 +3,7 @@ import { asciiLowerCase } from '../auth/email.js';
 import { userIdSchema } from '../auth/user-id.js';
 import { idSchema, permissionSchema } from '../policy/catalog.js';
 import { COMPANY_ROLES } from '../policy/types.js';
+import { hasControlCharacters, NO_CONTROL_CHARACTERS } from '../http/text.js';
 import { normaliseEmail } from './users.js';
 
 /** Pieces of request and response schemas shared by the admin resources. */
@@ -23,6 +24,7 @@ export const emailSchema = z
   .max(254)
   .regex(/^[\x21-\x7E]*$/, 'must be an ASCII email address (an internationalised domain in its xn-- form)')
   .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address')
+  .refine((email) => !hasControlCharacters(email), NO_CONTROL_CHARACTERS)
   .transform(normaliseEmail);
 
 // Checked before lowercasing, and lowercased in ASCII only: toLowerCase would turn look-alikes

@@ -1,12 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { mountRoutes, openRoute, type Route } from '../http/route.js';
+import { hasControlCharacters, NO_CONTROL_CHARACTERS } from '../http/text.js';
 import { idSchema } from '../policy/catalog.js';
 import type { CastellanAuth } from './auth.js';
 
 const tokenRequestSchema = z.strictObject({
   company: idSchema,
-  login: z.string().min(1).max(256),
+  login: z.string().min(1).max(256).refine((login) => !hasControlCharacters(login), NO_CONTROL_CHARACTERS),
   // Bounded so a huge body cannot buy a long hash; scrypt itself takes any length.
   password: z.string().min(1).max(1024),
 });

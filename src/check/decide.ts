@@ -89,6 +89,19 @@ export function decide(catalog: Catalog, ability: MongoAbility, projects: Readon
   return { allowed: !rule.inverted, reason };
 }
 
+/**
+ * What an error message may say of a value the client sent: at most 64 characters of a
+ * string, the kind of anything else. Never String() of client input: an object with a
+ * `toString` key throws, a deep array overflows the stack, and a long value would come back
+ * several times over.
+ */
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${typeof value === 'number' || typeof value === 'boolean' ? value : ''}`.trim();
+}
+
 const fail = (message: string, path: string): never => {
   throw new InvalidRequestError(message, { path });
 };
@@ -98,7 +111,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function checkKeys(object: Record<string, unknown>, allowed: ReadonlySet<string>, path: string): void {
-  for (const key in object) if (!allowed.has(key)) fail(`unknown field "${key}"`, path ? `${path}.${key}` : key);
+  for (const key in object) if (!allowed.has(key)) fail(`unknown field ${shown(key)}`, path ? `${path}.${key.slice(0, 64)}` : key.slice(0, 64));
 }
 
 export const QUESTION_KEYS: ReadonlySet<string> = new Set(['action', 'resource', 'field']);
@@ -117,24 +130,24 @@ export function parseQuestion(catalog: Catalog, value: unknown, path: string, al
   // First the shape of every field, then whether they fit together: a body with both kinds of
   // problem is refused for its shape, as the OpenAPI schema (test/check/schemas.test.ts) says.
   const { action, resource, field } = value;
-  if (typeof action !== 'string' || !vocabulary.actions.has(action)) return fail(`"${String(action)}" is not an action of the catalog`, at('action'));
+  if (typeof action !== 'string' || !vocabulary.actions.has(action)) return fail(`${shown(action)} is not an action of the catalog`, at('action'));
   if (!isPlainObject(resource)) return fail('resource must be an object', at('resource'));
   checkKeys(resource, RESOURCE_KEYS, at('resource'));
   const { type, id, attributes } = resource;
   if (typeof type !== 'string') return fail('resource.type must be a string', at('resource.type'));
   const spec = catalog.subjects[type];
-  if (!spec) return fail(`unknown resource type "${type}"`, at('resource.type'));
+  if (!spec) return fail(`unknown resource type ${shown(type)}`, at('resource.type'));
   if (id !== undefined && (typeof id !== 'string' || !ID_PATTERN.test(id))) return fail('resource.id must be an id (1-128 chars of [A-Za-z0-9._:@-])', at('resource.id'));
   if (attributes !== undefined) {
     if (!isPlainObject(attributes)) return fail('resource.attributes must be an object', at('resource.attributes'));
     for (const key in attributes) {
       const attributeValue = attributes[key];
       if (typeof attributeValue !== 'string' && typeof attributeValue !== 'number' && typeof attributeValue !== 'boolean') {
-        fail('attribute values must be strings, numbers or booleans', at(`resource.attributes.${key}`));
+        fail('attribute values must be strings, numbers or booleans', at(`resource.attributes.${key.slice(0, 64)}`));
       }
     }
   }
-  if (field !== undefined && (typeof field !== 'string' || !vocabulary.fields.has(field))) return fail(`"${String(field)}" is not a field of the catalog`, at('field'));
+  if (field !== undefined && (typeof field !== 'string' || !vocabulary.fields.has(field))) return fail(`${shown(field)} is not a field of the catalog`, at('field'));
   if (allowedKeys) checkKeys(value, allowedKeys, path);
   if (!spec.actions.includes(action)) return fail(`"${action}" is not an action of ${type}`, at('action'));
   if (field !== undefined && !spec.fields?.includes(field as string)) return fail(`"${field as string}" is not a field of ${type}`, at('field'));

@@ -7,7 +7,7 @@ import { InvalidRequestError } from '../errors.js';
 import { isUserId, USER_ID_RULE } from '../auth/user-id.js';
 import type { AbilityProvider, PrincipalAbility } from './abilities.js';
 import { MAX_BATCH, VERSION_PATTERN } from './schemas.js';
-import { decide, parseQuestion, QUESTION_KEYS, type CheckQuestion, type Decision } from './decide.js';
+import { decide, parseQuestion, shown, QUESTION_KEYS, type CheckQuestion, type Decision } from './decide.js';
 import { exportedRules } from './exported-rules.js';
 
 /** Verifies an end user's JWT and returns its subject; throws UnauthenticatedError. */
@@ -55,26 +55,33 @@ export function parseMinVersion(consistency: unknown): bigint | undefined {
 }
 
 function checkKeys(body: Record<string, unknown>, allowed: ReadonlySet<string>): void {
-  for (const key in body) if (!allowed.has(key)) invalid(`unknown field "${key}"`, key);
+  for (const key in body) if (!allowed.has(key)) invalid(`unknown field ${shown(key)}`, key.slice(0, 64));
 }
+
+/** A principal named by id, or by a token not yet verified. */
+type PrincipalRef = string | { token: string };
 
 export function createCheckService(deps: { catalog: Catalog; abilities: AbilityProvider; verifyToken: VerifyToken }) {
   const { catalog, abilities, verifyToken } = deps;
 
-  /** The principal's user id, or a promise of it when a token must be verified. */
-  function principalId(value: unknown): string | Promise<string> {
+  /**
+   * The principal's user id, or its token still to verify. Verifying starts only once the
+   * whole body has been read (abilityFor): a verification started before a later part of
+   * the body is refused would reject with nobody waiting for it, which ends the process.
+   */
+  function principalRef(value: unknown): PrincipalRef {
     if (!isPlainObject(value)) return invalid('principal must be an object with "id" or "token"', 'principal');
     const { id, token } = value;
     if ((id === undefined) === (token === undefined)) return invalid('principal needs exactly one of "id" and "token"', 'principal');
-    for (const key in value) if (key !== 'id' && key !== 'token') invalid(`unknown field "${key}"`, `principal.${key}`);
+    for (const key in value) if (key !== 'id' && key !== 'token') invalid(`unknown field ${shown(key)}`, `principal.${key.slice(0, 64)}`);
     if (id !== undefined) return parseUserId(id, 'principal.id');
     if (typeof token !== 'string' || token.length === 0 || token.length > 8192) return invalid('principal.token must be a JWT', 'principal.token');
-    return verifyToken(token).then((claims) => parseUserId(claims.sub, 'principal.token sub'));
+    return { token };
   }
 
-  function abilityFor(companyId: string, userId: string | Promise<string>, minVersion: bigint | undefined): PrincipalAbility | Promise<PrincipalAbility> {
-    if (typeof userId === 'string') return abilities.get(companyId, userId, minVersion);
-    return userId.then((id) => abilities.get(companyId, id, minVersion));
+  function abilityFor(companyId: string, principal: PrincipalRef, minVersion: bigint | undefined): PrincipalAbility | Promise<PrincipalAbility> {
+    if (typeof principal === 'string') return abilities.get(companyId, principal, minVersion);
+    return verifyToken(principal.token).then((claims) => abilities.get(companyId, parseUserId(claims.sub, 'principal.token sub'), minVersion));
   }
 
   function envelope(body: unknown, keys: ReadonlySet<string>) {
@@ -82,7 +89,7 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
     checkKeys(body, keys);
     const companyId = parseId(body.company, 'company');
     const minVersion = parseMinVersion(body.consistency);
-    const userId = principalId(body.principal);
+    const userId = principalRef(body.principal);
     return { body, companyId, minVersion, userId };
   }
 

@@ -78,6 +78,14 @@ function isEmpty(value: unknown): boolean {
   return value === undefined || value === null || (typeof value === 'object' && Object.keys(value).length === 0);
 }
 
+/** Keys come from the client, up to the body's 1 MiB: named in full, one would come back several times over in the error. */
+const MAX_ECHOED_KEY = 64;
+const echoed = (key: PropertyKey): string => {
+  const text = String(key);
+  return text.length > MAX_ECHOED_KEY ? `${text.slice(0, MAX_ECHOED_KEY)}…` : text;
+};
+const pathOf = (path: readonly PropertyKey[]): string => path.map(echoed).join('.');
+
 export function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
   if (!schema) {
     // An endpoint that takes no input refuses input rather than silently ignoring it.
@@ -87,9 +95,10 @@ export function parsePart<T>(schema: z.ZodType<T> | undefined, value: unknown, w
   const parsed = schema.safeParse(value ?? {});
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.slice(0, 10).map((issue) => {
-    // An unknown field is named in the path, like any other offending field.
-    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-    return { path: path.length ? path.map(String).join('.') : `(${where})`, message: issue.message };
+    if (issue.code !== 'unrecognized_keys') return { path: issue.path.length ? pathOf(issue.path) : `(${where})`, message: issue.message };
+    // An unknown field is named in the path, like any other offending field; the others are counted, not listed.
+    const more = issue.keys.length > 1 ? ` and ${issue.keys.length - 1} more` : '';
+    return { path: pathOf([...issue.path, issue.keys[0]!]), message: `unknown field "${echoed(issue.keys[0]!)}"${more}` };
   });
   const first = issues[0]!;
   throw new InvalidRequestError(`${first.path}: ${first.message}`, { path: first.path, issues });

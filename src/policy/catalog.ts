@@ -64,12 +64,20 @@ const subjectSpecSchema = z.strictObject({
   projectAttribute: name.optional(),
 });
 
+/**
+ * Requests name subjects (`resource.type`, a permission's `subject`) that are looked up in
+ * these records: a plain object would answer `constructor` or `toString` from its
+ * prototype, so they hold their entries without one.
+ */
+const ownEntries = <T>(record: Record<string, T>): Record<string, T> => Object.assign(Object.create(null) as Record<string, T>, record);
+const vocabularyRecord = <T extends z.ZodType>(value: T) => z.record(name, value).transform(ownEntries);
+
 const catalogSchema = z
   .strictObject({
-    subjects: z.record(name, subjectSpecSchema),
-    projectRolePermissions: z.record(name, z.array(name)),
-    companyRolePermissions: z.record(name, z.array(name)),
-    adminRolePermissions: z.record(name, z.array(name)),
+    subjects: vocabularyRecord(subjectSpecSchema),
+    projectRolePermissions: vocabularyRecord(z.array(name)),
+    companyRolePermissions: vocabularyRecord(z.array(name)),
+    adminRolePermissions: vocabularyRecord(z.array(name)),
   })
   .superRefine((catalog, ctx) => {
     for (const [subject, spec] of Object.entries(catalog.subjects)) {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPolicies, PolicyFileError } from '../../src/policy/catalog.js';
+import { loadPolicies, permissionProblems, PolicyFileError } from '../../src/policy/catalog.js';
 import { runPolicyTests } from '../../src/check/policy-tests.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../fixtures');
@@ -13,6 +13,18 @@ describe('policies as code', () => {
     ]);
     expect(policies.projectRoles.map((r) => r.key)).toEqual(['project-admin', 'contributor', 'viewer']);
     expect(policies.testSuites.length).toBeGreaterThan(0);
+  });
+
+  it('the catalog answers only its own names: prototype keys such as constructor are no subjects (issue 12 item 7)', () => {
+    const { catalog } = loadPolicies();
+    const records = { subjects: catalog.subjects, projectRolePermissions: catalog.projectRolePermissions, companyRolePermissions: catalog.companyRolePermissions, adminRolePermissions: catalog.adminRolePermissions };
+    for (const [name, record] of Object.entries(records)) {
+      for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
+        expect((record as Record<string, unknown>)[key], `${name}[${key}]`).toBeUndefined();
+      }
+    }
+    expect(permissionProblems(catalog, { action: 'view', subject: 'constructor' }, 'project')).toEqual(['unknown subject "constructor"']);
+    expect(permissionProblems(catalog, { action: 'view', subject: 'toString' }, 'admin')).toEqual(['unknown subject "toString"']);
   });
 
   it('every shipped policy test case passes', () => {

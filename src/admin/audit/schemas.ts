@@ -8,11 +8,14 @@ import { idSchema, userIdSchema, versionSchema } from '../schemas.js';
  */
 export const encodeCursor = (id: string): string => Buffer.from(id, 'utf8').toString('base64url');
 
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 export function decodeCursor(cursor: string): string | null {
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(cursor)) return null;
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  // bigserial ids: decimal without leading zeros, at most 19 digits.
-  if (!/^[1-9][0-9]{0,18}$/.test(id) || encodeCursor(id) !== cursor) return null;
+  // bigserial ids: decimal without leading zeros, at most 19 digits, and no larger than bigint holds
+  // (PostgreSQL refuses a larger one in the comparison).
+  if (!/^[1-9][0-9]{0,18}$/.test(id) || BigInt(id) > MAX_BIGINT || encodeCursor(id) !== cursor) return null;
   return id;
 }
 

@@ -1,9 +1,13 @@
 import { z } from 'zod';
+import { displayName } from '../../http/text.js';
 import { planSchema } from '../../policy/catalog.js';
 import { domainSchema, idSchema, userIdSchema, versionSchema } from '../schemas.js';
 
-const { name: planName, userLicenses: licenseCount } = planSchema.shape;
-const companyName = z.string().trim().min(1).max(200);
+const { userLicenses: licenseCount } = planSchema.shape;
+const planName = displayName(64);
+const companyName = displayName(200);
+/** A plan as the operator chooses it: the policy files' shape, with a name people read. */
+const chosenPlan = planSchema.extend({ name: planName });
 const domainList = z
   .array(domainSchema)
   .max(100)
@@ -13,7 +17,7 @@ export const createCompanyBody = z.strictObject({
   id: idSchema.optional(),
   name: companyName,
   domains: domainList.optional(),
-  plan: planSchema.optional().describe('needs the operator credential; without one the company gets the default plan of policies/plans.json'),
+  plan: chosenPlan.optional().describe('needs the operator credential; without one the company gets the default plan of policies/plans.json'),
 });
 export type CreateCompanyInput = z.infer<typeof createCompanyBody>;
 

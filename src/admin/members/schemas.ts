@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PASSWORD_MIN_LENGTH } from '../../auth/passwords.js';
+import { displayName } from '../../http/text.js';
 import { companyParams, companyRoleSchema, emailSchema, userIdSchema, versionSchema } from '../schemas.js';
 
 export const memberParams = companyParams.extend({ userId: userIdSchema });
@@ -12,7 +13,7 @@ export const inviteBody = z.strictObject({
 });
 export type InviteInput = z.infer<typeof inviteBody>;
 
-const personName = z.string().trim().min(1).max(100);
+const personName = displayName(100);
 export const localUserBody = z.strictObject({
   login: z.string().regex(/^[A-Za-z0-9._@-]{3,64}$/, 'must be 3-64 letters, digits or . _ @ -'),
   password: z.string().min(PASSWORD_MIN_LENGTH, `must be at least ${PASSWORD_MIN_LENGTH} characters`).max(1024),

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { displayName } from '../../http/text.js';
 import { idSchema, userIdSchema, versionSchema } from '../schemas.js';
 
-const projectName = z.string().trim().min(1).max(200);
+const projectName = displayName(200);
 
 export const registerProjectBody = z.strictObject({
   name: projectName,

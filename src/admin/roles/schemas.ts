@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { permissionProblems, projectRoleKeySchema, type Catalog } from '../../policy/catalog.js';
 import type { StoredPermission } from '../../policy/types.js';
+import { displayName } from '../../http/text.js';
 import { companyRoleSchema, idSchema, permissionSchema, versionSchema } from '../schemas.js';
 
 /** More than every distinct (action, subject) pair of the catalog with room to spare; bounds the work of one write. */
@@ -22,7 +23,7 @@ export function permissionListSchema(catalog: Catalog, scope: 'company' | 'proje
     });
 }
 
-const roleName = z.string().trim().min(1).max(200);
+const roleName = displayName(200);
 
 export const companyRoleBody = (catalog: Catalog) => z.strictObject({ permissions: permissionListSchema(catalog, 'company') });
 export const createProjectRoleBody = (catalog: Catalog) =>

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { displayName } from '../../http/text.js';
 import { idSchema, userIdSchema, versionSchema } from '../schemas.js';
 
-const teamName = z.string().trim().min(1).max(200);
+const teamName = displayName(200);
 
 export const createTeamBody = z.strictObject({ id: idSchema.optional(), name: teamName });
 export type CreateTeamInput = z.infer<typeof createTeamBody>;
