@@ -1,19 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type TestApp } from '../../../test/support/app.js';
+import { createTestEnvironment, startApp, type TestApp, type TestEnvironment } from '../../../test/support/app.js';
+import { servicesUp } from '../../../test/support/services.js';
 import { generateClientTypes, typeOf } from '../codegen/openapi-types.js';
 
 /**
  * The client's types are generated from the document a real server serves, never typed by
  * hand: while src/generated/api.ts differs from what /openapi.json generates, this fails
- * (`npm run client:types` writes it again). The document does not depend on the store, so
- * an embedded in-memory instance serves it.
+ * (`npm run client:types` writes it again). The document does not depend on the store: an
+ * instance on PostgreSQL serves it, or an embedded one where PostgreSQL is absent (slower to start).
  */
 describe('client types follow /openapi.json', () => {
+  let env: TestEnvironment | undefined;
   let app: TestApp;
   beforeAll(async () => {
-    app = await startApp({ DATA_DIR: 'memory://' });
+    if (servicesUp) {
+      env = await createTestEnvironment();
+      app = await env.start();
+    } else app = await startApp({ DATA_DIR: 'memory://' });
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await (env ? env.close() : app?.close());
+  });
 
   it('src/generated/api.ts is what the running server\'s document generates', async () => {
     const document = (await (await fetch(`${app.url}/openapi.json`)).json()) as Parameters<typeof generateClientTypes>[0];
