@@ -10,8 +10,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
-# Compiles src/ into dist/ and migrations/ into dist/migrations.
-RUN npm run build
+# Compiles src/ into dist/ and migrations/ into dist/migrations (the server only: the
+# workspace packages, packages/ and examples/, are not part of the image).
+RUN npm run build:server
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/data

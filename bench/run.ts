@@ -19,6 +19,7 @@ import { coldScenario } from './scenarios/cold.js';
 import type { BenchContext } from './scenarios/context.js';
 import { invalidationScenario } from './scenarios/invalidation.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { clientScenario } from './scenarios/client.js';
 import { batchLoad, cerbosSkipped, interleave, peerMismatches, prewarm, rateLoads, type Target } from './scenarios/throughput.js';
 
 const BATCH_SIZE = 100;
@@ -291,6 +292,10 @@ async function main(): Promise<void> {
     if (only.has('memory')) {
       log(`memory: ${memorySteps.join(', ')} principals in L1`);
       results.scenarios.memory = await memoryScenario(ctx);
+    }
+    if (only.has('client')) {
+      log('client: @castellan/client against one instance');
+      results.scenarios.client = await clientScenario(ctx);
     }
     if (options.profile) {
       log('profile of the warm path');

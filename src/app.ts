@@ -112,7 +112,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       logger,
       hashing,
     });
-    const checkService = createCheckService({ catalog: policies.catalog, abilities, verifyToken: (token) => auth.verify(token) });
+    const checkService = createCheckService({ catalog: policies.catalog, abilities, verifyToken: (token) => auth.verify(token), policiesTag: policiesFingerprint(policies) });
     const probes: HealthProbe[] = [{ name: 'postgres', check: () => store.ping() }];
     if (commands) {
       const redis = commands;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { ColdResult } from '../scenarios/cold.js';
 import type { InvalidationOutcome } from '../scenarios/invalidation.js';
 import type { MemoryResult } from '../scenarios/memory.js';
+import type { ClientResult } from '../scenarios/client.js';
 import type { PeerOutcome } from '../scenarios/throughput.js';
 import type { Skipped } from '../scenarios/context.js';
 import type { BenchOptions } from './args.js';
@@ -49,6 +50,7 @@ export interface Results {
     invalidation?: InvalidationOutcome;
     memory?: MemoryResult;
     baseline?: BaselineOutcome;
+    client?: ClientResult;
   };
   ratios: {
     warmOverLimit: number | null;
@@ -228,6 +230,20 @@ function memorySection(mem: MemoryResult | undefined): string[] {
   ];
 }
 
+function clientSection(client: ClientResult | undefined): string[] {
+  if (!client) return [];
+  return [
+    '## Client',
+    '',
+    '`@castellan/client` in the bench process (on the load generator\'s CPU when pinned) against one warm instance, one principal, a mix of 100 questions. Sequential rows: one call at a time, latency per call. Concurrent rows: rounds of N `client.check` calls started together (`Promise.all`), latency per round; the coalesced client sends each round as one `/v1/check/batch`, the unbatched one as N `/v1/check`.',
+    '',
+    '| way of asking | decisions/s | p50 | p99 | p99.9 | max | HTTP requests per decision | samples |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...client.rows.map((r) => `| ${r.name} | ${int(r.decisionsPerSecond)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.p999)} | ${ms(r.max)} | ${r.requestsPerDecision === 0 ? '0' : r.requestsPerDecision.toFixed(r.requestsPerDecision < 1 ? 2 : 0)} | ${int(r.samples)} |`),
+    '',
+  ];
+}
+
 function baselineSection(r: Results): string[] {
   const b = r.scenarios.baseline;
   if (!b) return [];
@@ -355,6 +371,7 @@ export function renderMarkdown(r: Results, root: string): string {
     ...invalidationSection(r.scenarios.invalidation),
     ...memorySection(r.scenarios.memory),
     ...baselineSection(r),
+    ...clientSection(r.scenarios.client),
     ...profileSection(r, root),
     '## How to read these numbers',
     '',

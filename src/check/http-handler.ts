@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { errorResponse, UnauthenticatedError, InvalidRequestError } from '../errors.js';
+import { errorResponse, InvalidRequestError } from '../errors.js';
 import { onJsonBody, sendJson } from '../http/json.js';
 import { createWriteBatch } from '../http/write-batch.js';
 import type { BatchAnswer, CheckAnswer, CheckService } from './service.js';
-import { createCheckTokenGuard } from './check-token.js';
+import { checkTokenRefused, createCheckTokenGuard } from './check-token.js';
 
 const BODY_LIMIT = 1024 * 1024;
 
@@ -85,7 +85,7 @@ export function createCheckHandler(deps: { service: CheckService; checkToken: st
     }
     if (!isAuthorised(req.headers.authorization)) {
       req.resume();
-      fail(res, new UnauthenticatedError('a valid check token is required (Authorization: Bearer <CHECK_TOKEN>)'), requestId);
+      fail(res, checkTokenRefused(), requestId);
       return true;
     }
     const contentType = req.headers['content-type'];

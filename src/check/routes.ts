@@ -49,8 +49,16 @@ export function checkApiRoutes(service: CheckService, catalog: Catalog): { hot: 
         params: schemas.rulesParams,
         query: schemas.rulesQuery,
         success: { status: 200, description: 'the rules', schema: schemas.rulesAnswer },
+        alsoSucceeds: { status: 304, description: 'not modified: If-None-Match names the current ETag (the principal is at the same version)', empty: true },
+        headers: {
+          request: { 'If-None-Match': 'the ETag of rules the caller holds: 304 while they are current' },
+          response: { ETag: 'a strong tag of the version, the policy files and the format: changes whenever the rules may have' },
+        },
         errors: ['unauthenticated', 'unavailable'],
-        handle: async ({ params, query }) => ({ body: await service.rules(params.company, params.userId, query.format, query.minVersion) }),
+        handle: async ({ params, query, headers }) => {
+          const reply = await service.rules(params.company, params.userId, query.format, query.minVersion, headers['if-none-match']);
+          return { status: reply.body ? 200 : 304, body: reply.body, headers: { ETag: reply.etag } };
+        },
       }),
       openRoute({
         method: 'post',

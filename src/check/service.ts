@@ -9,6 +9,7 @@ import type { AbilityProvider, PrincipalAbility } from './abilities.js';
 import { MAX_BATCH, VERSION_PATTERN } from './schemas.js';
 import { decide, parseQuestion, shown, QUESTION_KEYS, type CheckQuestion, type Decision } from './decide.js';
 import { exportedRules } from './exported-rules.js';
+import { ifNoneMatchHits, rulesEtag } from './rules-etag.js';
 
 /** Verifies an end user's JWT and returns its subject; throws UnauthenticatedError. */
 export type VerifyToken = (token: string) => Promise<{ sub: string }>;
@@ -20,6 +21,12 @@ export interface CheckAnswer extends Decision {
 export interface BatchAnswer {
   version: string;
   results: Decision[];
+}
+
+/** The rules, or null when the caller's If-None-Match still holds (a 304). */
+export interface RulesReply {
+  etag: string;
+  body: { version: string; rules: unknown[] } | null;
 }
 
 const CHECK_KEYS: ReadonlySet<string> = new Set([...QUESTION_KEYS, 'company', 'principal', 'consistency']);
@@ -61,8 +68,9 @@ function checkKeys(body: Record<string, unknown>, allowed: ReadonlySet<string>):
 /** A principal named by id, or by a token not yet verified. */
 type PrincipalRef = string | { token: string };
 
-export function createCheckService(deps: { catalog: Catalog; abilities: AbilityProvider; verifyToken: VerifyToken }) {
+export function createCheckService(deps: { catalog: Catalog; abilities: AbilityProvider; verifyToken: VerifyToken; policiesTag?: string }) {
   const { catalog, abilities, verifyToken } = deps;
+  const policiesTag = deps.policiesTag ?? 'policies';
 
   /**
    * The principal's user id, or its token still to verify. Verifying starts only once the
@@ -114,14 +122,17 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q)) };
     },
 
-    async rules(companyIdRaw: unknown, userIdRaw: unknown, format: unknown, minVersionRaw: unknown) {
+    /** Compares If-None-Match before exporting: an unchanged principal costs an L1 lookup, not an export. */
+    async rules(companyIdRaw: unknown, userIdRaw: unknown, format: unknown, minVersionRaw: unknown, ifNoneMatch?: string): Promise<RulesReply> {
       const companyId = parseId(companyIdRaw, 'company');
       const userId = parseUserId(userIdRaw, 'userId');
       if (format !== undefined && format !== 'raw' && format !== 'packed') invalid('format must be "raw" or "packed"', 'format');
       const minVersion = minVersionRaw === undefined ? undefined : parseMinVersion({ minVersion: minVersionRaw });
       const entry = await abilities.get(companyId, userId, minVersion);
+      const etag = rulesEtag(entry.versionText, policiesTag, format === 'packed' ? 'packed' : 'raw');
+      if (ifNoneMatchHits(ifNoneMatch, etag)) return { etag, body: null };
       const rules = exportedRules(catalog, entry.rules, entry.projects);
-      return { version: entry.versionText, rules: format === 'packed' ? packRules(rules) : rules };
+      return { etag, body: { version: entry.versionText, rules: format === 'packed' ? packRules(rules) : rules } };
     },
 
     async accessible(rawBody: unknown) {

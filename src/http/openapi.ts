@@ -95,7 +95,7 @@ function successResponses(route: DocumentedRoute) {
     ? { headers: Object.fromEntries(Object.entries(route.headers.response).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) }
     : {};
   const responses: Record<string, unknown> = { [String(route.success.status)]: { description: route.success.description, ...headers, ...content } };
-  if (route.alsoSucceeds) responses[String(route.alsoSucceeds.status)] = { description: route.alsoSucceeds.description, ...headers, ...content };
+  if (route.alsoSucceeds) responses[String(route.alsoSucceeds.status)] = { description: route.alsoSucceeds.description, ...headers, ...(route.alsoSucceeds.empty ? {} : content) };
   return responses;
 }
 

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { TokenClaims } from '../auth/auth.js';
 import { InvalidRequestError, UnauthenticatedError } from '../errors.js';
 import { createOperatorGuard, OPERATOR_HEADER } from './operator-token.js';
+import { checkTokenRefused } from '../check/check-token.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -34,8 +35,8 @@ interface RouteBase<P, Q, B> {
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
   success: { status: number; description: string; schema?: z.ZodType };
-  /** Another success status the handler may answer with (e.g. 201 on create, 200 on an idempotent repeat). */
-  alsoSucceeds?: { status: number; description: string };
+  /** Another success status the handler may answer with (e.g. 201 on create, 200 on an idempotent repeat); `empty`: without a body (304). */
+  alsoSucceeds?: { status: number; description: string; empty?: boolean };
   /** Contract error codes this endpoint answers with, besides invalid_request. */
   errors: readonly string[];
   /** Headers beyond the usual ones, by name, with what they mean: documented in the OpenAPI document. */
@@ -135,7 +136,7 @@ export function mountRoutes(router: Router, routes: readonly Route[], options: M
       if (userNeeded && !options.authenticate) throw new UnauthenticatedError('this endpoint takes no user tokens here');
       const caller = userNeeded ? await options.authenticate!(req) : null;
       if (route.security === 'service' && options.isServiceAuthorised?.(req.headers.authorization) !== true) {
-        throw new UnauthenticatedError('a valid check token is required (Authorization: Bearer <CHECK_TOKEN>)');
+        throw checkTokenRefused();
       }
       const input: RouteInput<unknown, unknown, unknown> = {
         params: parsePart(route.params, req.params, 'path'),
@@ -150,7 +151,9 @@ export function mountRoutes(router: Router, routes: readonly Route[], options: M
             ? await route.handle(input, caller ? { user: caller, operator } : { user: null, operator: true })
             : await route.handle(input);
       if (reply.headers) res.set(reply.headers);
-      res.status(reply.status ?? route.success.status).json(reply.body);
+      // A 304 has no body, not even JSON's null.
+      if (reply.status === 304) res.status(304).end();
+      else res.status(reply.status ?? route.success.status).json(reply.body);
     });
   }
 }

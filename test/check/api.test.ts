@@ -92,16 +92,18 @@ describe.skipIf(!servicesUp)('check API contract', () => {
 
   describe('CHECK_TOKEN service authentication', () => {
     const body = { ...base, action: 'view', resource: { type: 'Project', id: 'p1' } };
-    it('refuses a check without the token with 401 unauthenticated', async () => {
+    it('refuses a check without the token with 401 unauthenticated, naming the credential (not the principal) as refused', async () => {
       for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }] as Array<Record<string, string>>) {
         const response = await api(guarded.url, 'POST', '/v1/check', body, headers);
         expect(response.status).toBe(401);
-        expect(response.body.error.code).toBe('unauthenticated');
+        expect(response.body.error).toMatchObject({ code: 'unauthenticated', details: { credential: 'check_token' } });
       }
       const rules = await api(guarded.url, 'GET', '/v1/companies/acme/principals/collab/rules');
       expect(rules.status).toBe(401);
+      expect(rules.body.error.details).toEqual({ credential: 'check_token' });
       const accessible = await api(guarded.url, 'POST', '/v1/accessible', { ...base, action: 'view', resourceType: 'Project' });
       expect(accessible.status).toBe(401);
+      expect(accessible.body.error.details).toEqual({ credential: 'check_token' });
     });
     it('answers with the token', async () => {
       const response = await api(guarded.url, 'POST', '/v1/check', body, { authorization: 'Bearer check-token-0123456789' });

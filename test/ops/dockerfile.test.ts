@@ -68,7 +68,7 @@ function artefacts(stage: Stage): string[] {
 
 /** The tsconfig files `npm run build` reads, following `extends`. */
 function buildTsconfigs(): string[] {
-  const script: string = JSON.parse(read('package.json')).scripts.build;
+  const script: string = JSON.parse(read('package.json')).scripts['build:server'];
   const found = new Set<string>();
   const visit = (file: string) => {
     if (found.has(file)) return;
@@ -91,11 +91,12 @@ describe('Dockerfile', () => {
     for (const stage of stages) expect(stage.image).toMatch(/^node:24(\.\d+)*-([a-z]+-)?slim$/);
   });
 
-  it('the build stage installs every dependency with npm ci, then runs npm run build', () => {
+  it('the build stage installs every dependency with npm ci, then builds the server (npm run build:server, which npm run build runs first)', () => {
     expect(build).toBeDefined();
+    expect(JSON.parse(read('package.json')).scripts.build).toMatch(/^npm run build:server && /);
     const runs = argsOf(build!, 'RUN');
     const install = runs.findIndex((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev'));
-    const compile = runs.findIndex((r) => r === 'npm run build');
+    const compile = runs.findIndex((r) => r === 'npm run build:server');
     expect(install).toBeGreaterThanOrEqual(0);
     expect(compile).toBeGreaterThan(install);
   });

@@ -10,19 +10,26 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Accepts connections again on the same port. */
   restore(): Promise<void>;
+  /** Holds every chunk from the target this long before passing it on (0: none): a slow dependency, not a dead one. */
+  setLatency(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let port = 0;
+  let latencyMs = 0;
   const createServer = () =>
     net.createServer((client) => {
       const upstream = net.connect({ host: targetHost, port: targetPort });
       sockets.add(client);
       sockets.add(upstream);
       client.pipe(upstream);
-      upstream.pipe(client);
+      // Timers of one delay fire in the order they were set, so chunks keep their order.
+      upstream.on('data', (chunk: Buffer) => {
+        if (latencyMs === 0) client.write(chunk);
+        else setTimeout(() => client.destroyed || client.write(chunk), latencyMs);
+      });
       const drop = () => {
         client.destroy();
         upstream.destroy();
@@ -53,5 +60,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       await listen();
     },
     close: stop,
+    setLatency(ms) {
+      latencyMs = ms;
+    },
   };
 }
