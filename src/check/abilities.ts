@@ -3,12 +3,13 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js';
 import type { Policies } from '../policy/catalog.js';
-import type { CompanyProjects, LoadedPrincipal } from '../store/principal-facts.js';
+import type { LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
 import { LruCache } from './lru.js';
 import { createProjectSets, NO_PROJECTS, type ProjectSet } from './project-sets.js';
 import type { PolicyBus } from './policy-bus.js';
 import type { RulesCache } from './rules-cache.js';
+import type { PrincipalSource } from './source.js';
 
 export interface PrincipalAbility {
   readonly ability: MongoAbility;
@@ -22,14 +23,7 @@ export interface PrincipalAbility {
   validatedAt: number;
 }
 
-/** What the provider needs from the store: narrow reads, so tests and the bench can wrap them. */
-export interface PrincipalSource {
-  readVersion(companyId: string): Promise<string | null>;
-  /** The principal's facts in one snapshot, with the company's project ids unless the snapshot is at `projectsUnlessAt` (null: always). */
-  loadPrincipal(companyId: string, userId: string, projectsUnlessAt: string | null): Promise<LoadedPrincipal>;
-  /** The company's project ids and the version they were read at, in one snapshot. */
-  loadProjects(companyId: string): Promise<CompanyProjects>;
-}
+export type { PrincipalSource } from './source.js';
 
 export interface AbilityProvider {
   /** The cached ability when it can be trusted as is; no I/O, for the hot path. */

@@ -64,7 +64,9 @@ function projectNamed(attribute: string, resource: CheckResource): unknown {
  */
 function unregisteredProject(attribute: string, project: unknown, projects: ReadonlySet<string>): string | null {
   if (project === undefined) return `the check names no project (${attribute === 'id' ? 'resource.id' : `resource.attributes.${attribute}`})`;
-  return projects.has(project as string) ? null : `project ${String(project)} is not registered in the company`;
+  if (projects.has(project as string)) return null;
+  // Only an id can be registered; anything else is named as error messages name client input.
+  return `project ${typeof project === 'string' && ID_PATTERN.test(project) ? project : shown(project)} is not registered in the company`;
 }
 
 /**
