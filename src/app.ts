@@ -22,6 +22,7 @@ import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './ch
 import { connectRedis } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
 import { storeSource } from './check/source.js';
+import { compilePolicyRoutes } from './gateway/routes.js';
 import { buildOpenApi } from './http/openapi.js';
 import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
 
@@ -65,6 +66,8 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     throw new ConfigError(`Invalid configuration:\n  CHECK_TOKEN: required when HOST (${config.HOST}) is not a loopback address`);
   }
   const policies = loadPolicies(config.POLICIES_DIR);
+  // Compiled once, before anything listens: a route map that is ambiguous stops start-up like any broken policy file.
+  compilePolicyRoutes(policies);
   const metrics = createMetrics();
   const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const closers: Array<() => Promise<unknown>> = [() => store.close()];
