@@ -23,6 +23,7 @@ import { connectRedis } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
 import { storeSource } from './check/source.js';
 import { compilePolicyRoutes } from './gateway/routes.js';
+import { createForwardAuthHandler, FORWARD_AUTH_ROUTES } from './gateway/forward-auth.js';
 import { buildOpenApi } from './http/openapi.js';
 import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
 
@@ -67,7 +68,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
   }
   const policies = loadPolicies(config.POLICIES_DIR);
   // Compiled once, before anything listens: a route map that is ambiguous stops start-up like any broken policy file.
-  compilePolicyRoutes(policies);
+  const routeMatcher = compilePolicyRoutes(policies);
   const metrics = createMetrics();
   const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const closers: Array<() => Promise<unknown>> = [() => store.close()];
@@ -127,12 +128,22 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     const ownAuthRoutes = authRoutes(auth);
     const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, hashing });
     const openApi = buildOpenApi(
-      { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API and admin API' },
-      [...checkRoutes.hot, ...checkRoutes.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
+      { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API, gateway forward-auth and admin API' },
+      [...checkRoutes.hot, ...checkRoutes.other, ...FORWARD_AUTH_ROUTES, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
     );
 
+    const checkHandler = createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger });
+    const forwardAuth = createForwardAuthHandler({
+      service: checkService,
+      matcher: routeMatcher,
+      catalog: policies.catalog,
+      verifyToken: (token) => auth.verify(token),
+      checkToken: config.CHECK_TOKEN,
+      metrics,
+      logger,
+    });
     const server = createHttpServer({
-      checkHandler: createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger }),
+      checkHandler: (req, res) => checkHandler(req, res) || forwardAuth(req, res),
       routers: [
         createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN)),
         createAuthRouter(ownAuthRoutes),

@@ -96,6 +96,25 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question)) : checkAnswer(catalog, entry, question);
     },
 
+    /**
+     * One decision on a question already parsed (forward-auth, AuthZEN): the same ability
+     * (minVersion floor, 503 when the store cannot answer) and decide() as check(), and like
+     * it synchronous on an L1 hit.
+     */
+    decideParsed(companyId: string, userId: string, minVersion: bigint | undefined, question: CheckQuestion): CheckAnswer | Promise<CheckAnswer> {
+      const entry = abilities.get(companyId, userId, minVersion);
+      return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question)) : checkAnswer(catalog, entry, question);
+    },
+
+    /** Several parsed questions for one principal, answered from one version. */
+    async decideAll(companyId: string, userId: string, minVersion: bigint | undefined, questions: readonly CheckQuestion[]): Promise<BatchAnswer> {
+      const entry = await abilities.get(companyId, userId, minVersion);
+      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q)) };
+    },
+
+    /** The principal's ability, for answers built from many decisions (AuthZEN search). */
+    ability: (companyId: string, userId: string, minVersion: bigint | undefined) => abilities.get(companyId, userId, minVersion),
+
     async batch(rawBody: unknown): Promise<BatchAnswer> {
       const { body, companyId, minVersion, userId } = envelope(rawBody, BATCH_KEYS);
       const { checks } = body;
