@@ -151,9 +151,30 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
 export type CheckService = ReturnType<typeof createCheckService>;
 
 /** One decision with the version it was taken at; a plain function, so an L1 hit allocates no closure. */
-function checkAnswer(catalog: Catalog, entry: PrincipalAbility, question: CheckQuestion): CheckAnswer {
+export function checkAnswer(catalog: Catalog, entry: PrincipalAbility, question: CheckQuestion): CheckAnswer {
   const decision = decide(catalog, entry.ability, entry.projects, question);
   return { allowed: decision.allowed, reason: decision.reason, version: entry.versionText };
+}
+
+const projectIdsCache = new WeakMap<PrincipalAbility, Map<string, readonly string[]>>();
+
+/**
+ * The registered projects the principal may `action`, sorted: the ids /v1/accessible
+ * answers (every registered project when it answers all or a condition), each confirmed
+ * by decide(), so a listed project is one /v1/check allows. An entry never changes, so the
+ * list is kept with it.
+ */
+export function accessibleProjectIds(catalog: Catalog, entry: PrincipalAbility, action: string): readonly string[] {
+  let byAction = projectIdsCache.get(entry);
+  if (!byAction) projectIdsCache.set(entry, (byAction = new Map()));
+  let ids = byAction.get(action);
+  if (!ids) {
+    const accessible = accessibleOf(exportedRules(catalog, entry.rules, entry.projects), action, 'Project', catalog.subjects.Project?.projectAttribute);
+    const candidates = accessible.kind === 'none' ? [] : accessible.kind === 'some' ? accessible.ids : [...entry.projects];
+    ids = candidates.filter((id) => decide(catalog, entry.ability, entry.projects, { action, resource: { type: 'Project', id } }).allowed).sort();
+    byAction.set(action, ids);
+  }
+  return ids;
 }
 
 type MongoCondition = Record<string, unknown>;
