@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { createCheckAbility } from '../check/abilities.js';
 import { decide, type CheckQuestion } from '../check/decide.js';
+import { LruCache } from '../check/lru.js';
 import { NO_PROJECTS } from '../check/project-sets.js';
 import { accessibleProjectIds, checkAnswer, type CheckService } from '../check/service.js';
 import { InvalidRequestError, UnavailableError } from '../errors.js';
@@ -59,6 +60,9 @@ function projectOf(catalog: Catalog, question: CheckQuestion): string | null {
 
 const active = { status: 'active' as const, owner: false, applicationAccess: false, developerAccess: false };
 
+/** The newest subject-search filter per company and question: a few hundred bytes each. */
+const PLANS_KEPT = 1000;
+
 /**
  * Who may, from the rights of each kind of membership rather than of each member: a
  * principal's rules are its company role's (with its tags), then its project grants, and
@@ -100,13 +104,25 @@ function planSubjects(policies: Policies, question: CheckQuestion): (facts: Subj
 export function createSearcher(deps: { policies: Policies; service: CheckService; db: Kysely<Database> }) {
   const { policies, service, db } = deps;
   const { catalog } = policies;
+  const plans = new LruCache<{ version: string; filter: SubjectFilter }>(PLANS_KEPT);
 
   async function subjects(companyId: string, body: { subject: { type: string }; action: Action; resource: Resource; context?: Context | undefined; page?: Page | undefined }) {
     if (body.subject.type !== SUBJECT_TYPE) throw new InvalidRequestError(`subject.type: must be "${SUBJECT_TYPE}" (got "${body.subject.type}")`, { path: 'subject.type' });
     const question = questionOf(catalog, body.action, body.resource, '');
     const paging = pagingOf('subject', companyId, body, { subject: body.subject, action: body.action, resource: body.resource });
     // Read from the store itself, not a cache: PostgreSQL away is a 503 (the server maps connection errors).
-    const page = await searchSubjects(db, companyId, projectOf(catalog, question), planSubjects(policies, question), { after: paging.after, limit: paging.limit });
+    const planKey = JSON.stringify(question);
+    const planner = {
+      // Paging through a result asks the same question page after page: its filter is made once per version.
+      latest: () => plans.get(companyId, planKey),
+      make: (facts: SubjectSearchFacts) => {
+        const filter = planSubjects(policies, question)(facts);
+        const held = plans.peek(companyId, planKey);
+        if (!held || BigInt(held.version) <= BigInt(facts.version)) plans.set(companyId, planKey, { version: facts.version, filter });
+        return filter;
+      },
+    };
+    const page = await searchSubjects(db, companyId, projectOf(catalog, question), planner, { after: paging.after, limit: paging.limit });
     const version = page.version ?? '0';
     if (paging.minVersion !== undefined && BigInt(version) < paging.minVersion) {
       throw new UnavailableError(`the company's policy version is ${version}, older than the version ${paging.minVersion} asked for`, { currentVersion: version, minVersion: String(paging.minVersion) });
