@@ -26,6 +26,7 @@ import { compilePolicyRoutes } from './gateway/routes.js';
 import { createForwardAuthHandler, FORWARD_AUTH_ROUTES } from './gateway/forward-auth.js';
 import { createEvaluator } from './authzen/evaluation.js';
 import { authzenRoutes, createAuthzenRouter } from './authzen/routes.js';
+import { createEvaluationHandler } from './authzen/http-handler.js';
 import { createSearcher } from './authzen/search.js';
 import { buildOpenApi } from './http/openapi.js';
 import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
@@ -129,15 +130,12 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     // Every endpoint is data, built once: the routers and the OpenAPI document come from the same lists.
     const checkRoutes = checkApiRoutes(checkService, policies.catalog);
     const ownAuthRoutes = authRoutes(auth);
-    const authzen = authzenRoutes({
-      evaluator: createEvaluator({ catalog: policies.catalog, service: checkService }),
-      searcher: createSearcher({ policies, service: checkService, db: store.db }),
-      publicUrl: config.PUBLIC_URL,
-    });
+    const evaluator = createEvaluator({ catalog: policies.catalog, service: checkService });
+    const authzen = authzenRoutes({ evaluator, searcher: createSearcher({ policies, service: checkService, db: store.db }), publicUrl: config.PUBLIC_URL });
     const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, hashing });
     const openApi = buildOpenApi(
       { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API, gateway forward-auth, AuthZEN 1.0 and admin API' },
-      [...checkRoutes.hot, ...checkRoutes.other, ...FORWARD_AUTH_ROUTES, ...authzen, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
+      [...checkRoutes.hot, ...checkRoutes.other, ...FORWARD_AUTH_ROUTES, ...authzen.hot, ...authzen.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
     );
 
     const checkHandler = createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger });
@@ -150,11 +148,13 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       metrics,
       logger,
     });
+    const authzenEvaluation = createEvaluationHandler({ evaluator, checkToken: config.CHECK_TOKEN, metrics, logger });
     const server = createHttpServer({
-      checkHandler: (req, res) => checkHandler(req, res) || forwardAuth(req, res),
+      // The endpoints asked on every request a service or gateway guards, on bare node:http; express for the rest.
+      checkHandler: (req, res) => checkHandler(req, res) || forwardAuth(req, res) || authzenEvaluation(req, res),
       routers: [
         createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN)),
-        createAuthzenRouter(authzen, createCheckTokenGuard(config.CHECK_TOKEN)),
+        createAuthzenRouter(authzen.other, createCheckTokenGuard(config.CHECK_TOKEN)),
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),

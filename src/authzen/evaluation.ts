@@ -4,7 +4,7 @@ import { checkAnswer, type CheckAnswer, type CheckService } from '../check/servi
 import { CastellanError, InvalidRequestError } from '../errors.js';
 import type { Catalog } from '../policy/catalog.js';
 import { minVersionOf, parseEntity, questionOf, userOf } from './mapping.js';
-import { actionSchema, contextSchema, resourceSchema, subjectSchema, type Context, type EvaluationsBody } from './schemas.js';
+import { actionSchema, contextSchema, resourceSchema, subjectSchema, type Context, type EvaluationBody, type EvaluationsBody } from './schemas.js';
 
 export interface DecisionAnswer {
   decision: boolean;
@@ -56,10 +56,11 @@ type Loaded = { entry: PrincipalAbility } | { error: CastellanError };
 export function createEvaluator(deps: { catalog: Catalog; service: CheckService }) {
   const { catalog, service } = deps;
 
-  async function evaluate(companyId: string, body: { subject: unknown; action: unknown; resource: unknown; context?: Context | undefined }): Promise<DecisionAnswer> {
-    const subject = parseEntity(subjectSchema, body.subject, 'subject');
-    const question = questionOf(catalog, parseEntity(actionSchema, body.action, 'action'), parseEntity(resourceSchema, body.resource, 'resource'), '');
-    return decisionOf(await service.decideParsed(companyId, userOf(subject, ''), minVersionOf(body.context, ''), question));
+  /** Synchronous when the principal's ability is in L1, like /v1/check. */
+  function evaluate(companyId: string, body: EvaluationBody): DecisionAnswer | Promise<DecisionAnswer> {
+    const question = questionOf(catalog, body.action, body.resource, '');
+    const answer = service.decideParsed(companyId, userOf(body.subject, ''), minVersionOf(body.context, ''), question);
+    return answer instanceof Promise ? answer.then(decisionOf) : decisionOf(answer);
   }
 
   /**

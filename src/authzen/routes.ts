@@ -50,11 +50,15 @@ export function metadataFor(base: string, companyId: string) {
   };
 }
 
-/** The AuthZEN Authorization API 1.0, one PDP per company, as data (mounted below, in /openapi.json). */
-export function authzenRoutes(deps: { evaluator: Evaluator; searcher: Searcher; publicUrl: string | undefined }): Route[] {
+/**
+ * The AuthZEN Authorization API 1.0, one PDP per company, as data. `hot` (Access
+ * Evaluation) is served by the lean node:http handler (http-handler.ts) and listed here for
+ * the OpenAPI document; `other` is mounted on express.
+ */
+export function authzenRoutes(deps: { evaluator: Evaluator; searcher: Searcher; publicUrl: string | undefined }): { hot: Route[]; other: Route[] } {
   const { evaluator, searcher, publicUrl } = deps;
   const base = '/authzen/{company}/access/v1';
-  return [
+  const [metadata, evaluation, ...rest] = [
     openRoute({
       method: 'get',
       path: '/.well-known/authzen-configuration/{company}',
@@ -136,6 +140,7 @@ export function authzenRoutes(deps: { evaluator: Evaluator; searcher: Searcher; 
       handle: async ({ params: p, body }) => ({ body: await searcher.actions(p.company, body) }),
     }),
   ];
+  return { hot: [evaluation!], other: [metadata!, ...rest] };
 }
 
 export function createAuthzenRouter(routes: readonly Route[], isAuthorised: (header: string | undefined) => boolean): Router {

@@ -73,6 +73,7 @@ export const subjectSearchBody = object({ subject: searchedSubjectSchema, action
 export const resourceSearchBody = object({ subject: subjectSchema, action: actionSchema, resource: resourceSchema, context: contextSchema.optional(), page: pageSchema.optional() }, 'a JSON object');
 export const actionSearchBody = object({ subject: subjectSchema, resource: resourceSchema, context: contextSchema.optional(), page: pageSchema.optional() }, 'a JSON object');
 
+export type EvaluationBody = z.infer<typeof evaluationBody>;
 export type EvaluationsBody = z.infer<typeof evaluationsBody>;
 export type Page = z.infer<typeof pageSchema>;
 

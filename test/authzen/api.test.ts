@@ -223,6 +223,12 @@ describe.skipIf(!servicesUp)('AuthZEN API (API.md, AuthZEN Authorization API 1.0
     });
   });
 
+  it('evaluations are counted beside the check API, by outcome and latency', async () => {
+    await evaluation(viewProject('p1'));
+    const metrics = await api(a.url, 'GET', '/metrics');
+    expect(metrics.body).toMatch(/castellan_check_duration_seconds_count\{endpoint="authzen_evaluation"\} [1-9]/);
+  });
+
   it('X-Request-ID is echoed, on answers and on errors', async () => {
     const headers = { 'x-request-id': 'pep-req-42' };
     expect((await evaluation(viewProject('p1'), headers)).headers.get('x-request-id')).toBe('pep-req-42');
@@ -238,6 +244,21 @@ describe.skipIf(!servicesUp)('AuthZEN API (API.md, AuthZEN Authorization API 1.0
     expect((await api(a.url, 'GET', '/.well-known/authzen-configuration/a%20b')).status).toBe(400);
     const endpoint = await api(a.url, 'POST', new URL(response.body.access_evaluation_endpoint).pathname, viewProject('p1'));
     expect(endpoint.body.decision).toBe(true);
+  });
+
+  it('subject search follows a role edit at once: what it remembers of a version is never used at another', async () => {
+    const question = { subject: { type: 'user' }, action: { name: 'view' }, resource: { type: 'Member' } };
+    const ids = async (instance: TestApp, context?: { minVersion: string }) =>
+      (await api(instance.url, 'POST', '/authzen/acme/access/v1/search/subject', { ...question, ...(context ? { context } : {}) })).body.results.map((r: { id: string }) => r.id);
+    const before = await ids(b);
+    expect(before).not.toContain('collab');
+    const roles = await adminClient(a.url, 'boss').get('/v1/companies/acme/roles');
+    const collaborator = roles.body.company.find((r: { key: string }) => r.key === 'collaborator').permissions;
+    const write = await adminClient(a.url, 'boss').put('/v1/companies/acme/roles/company/collaborator', { permissions: [...collaborator, { action: 'view', subject: 'Member' }] });
+    expect(write.status).toBe(200);
+    const after = await ids(b, { minVersion: write.body.version });
+    expect(after).toEqual(expect.arrayContaining([...before, 'collab', 'teamed']));
+    await adminClient(a.url, 'boss').put('/v1/companies/acme/roles/company/collaborator', { permissions: collaborator });
   });
 
   it('two instances give the same answer for the same context.minVersion', async () => {
