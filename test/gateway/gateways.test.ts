@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, signToken, type TestApp, type TestEnvironment } from '../support/app.js';
@@ -41,6 +43,27 @@ describe('docs/gateways.md', () => {
     const doc = readFileSync(path.join(TEMPLATES, '../gateways.md'), 'utf8');
     for (const [file, fence] of [['nginx.conf', 'nginx'], ['Caddyfile', 'caddy']] as const) {
       expect(doc, file).toContain(`\`\`\`${fence}\n${readFileSync(path.join(TEMPLATES, file), 'utf8')}\`\`\``);
+    }
+  });
+});
+
+describe.skipIf(!NGINX || !CADDY)("the README's five-line configurations", () => {
+  it('are configurations nginx and Caddy accept', () => {
+    const readme = readFileSync(path.join(TEMPLATES, '../../README.md'), 'utf8');
+    const block = (fence: string) => [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].find((m) => m[1] === fence)![2]!.replaceAll('app:3000', '127.0.0.1:3000').replaceAll('castellan:8080', '127.0.0.1:8080');
+    const dir = mkdtempSync(path.join(tmpdir(), 'castellan-readme-'));
+    try {
+      writeFileSync(
+        path.join(dir, 'nginx.conf'),
+        `pid ${dir}/nginx.pid; events {} http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};\nserver { listen 127.0.0.1:1;\n${block('nginx')}}}\n`,
+      );
+      const nginx = spawnSync(NGINX!, ['-e', 'stderr', '-t', '-p', dir, '-c', path.join(dir, 'nginx.conf')], { encoding: 'utf8' });
+      expect(nginx.status, nginx.stderr).toBe(0);
+      writeFileSync(path.join(dir, 'Caddyfile'), `{\n\tadmin off\n\tauto_https off\n}\nhttp://127.0.0.1:1 {\n${block('caddy')}}\n`);
+      const caddy = spawnSync(CADDY!, ['validate', '--config', path.join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], { encoding: 'utf8', env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
+      expect(caddy.status, caddy.stderr).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
