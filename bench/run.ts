@@ -14,13 +14,14 @@ import { DATA_DIR, pinServersTo, startCastellan, startLimitServer, stopAll, type
 import { monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import { buildBaseline, type BaselineBuild } from './lib/baseline.js';
 import { renderMarkdown, steadinessOf, type ProfileResult, type RatePair, type Results } from './lib/report.js';
-import { batchBodies, peerCases, samplePrincipals, warmBodies } from './lib/workload.js';
+import { authzenRequests, batchBodies, forwardAuthRequests, peerCases, samplePrincipals, signTokens, warmBodies } from './lib/workload.js';
 import { coldScenario } from './scenarios/cold.js';
 import type { BenchContext } from './scenarios/context.js';
 import { invalidationScenario } from './scenarios/invalidation.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { clientScenario } from './scenarios/client.js';
-import { batchLoad, cerbosSkipped, interleave, peerMismatches, prewarm, rateLoads, type Target } from './scenarios/throughput.js';
+import { searchScenario } from './scenarios/search.js';
+import { batchLoad, cerbosSkipped, interleave, peerMismatches, prewarm, prewarmRequests, rateLoads, type Target } from './scenarios/throughput.js';
 
 const BATCH_SIZE = 100;
 /**
@@ -37,16 +38,23 @@ function createLogger() {
 }
 
 /** The loads of the main phase, built once from the dataset so every target sees the same principals. */
-function workloads(ctx: BenchContext) {
+async function workloads(ctx: BenchContext) {
   const { options, dataset } = ctx;
   const warmPrincipals = samplePrincipals(dataset.regular, options.principals, options.seed + 1);
   const peerPrincipals = samplePrincipals(dataset.regular, options.principals, options.seed + 3, (p) => p.role === 'collaborator' && p.projects.length > 0);
+  const tokens = options.only.has('forward-auth') ? await signTokens(warmPrincipals, ctx.env.jwtSecret) : new Map<string, string>();
   return {
     warm: warmBodies(warmPrincipals, options.seed + 2),
+    // The same principals, questions and seed as the warm check: the rows compare like with like.
+    forwardAuth: options.only.has('forward-auth') ? forwardAuthRequests(warmPrincipals, options.seed + 2, tokens) : [],
+    authzen: authzenRequests(warmPrincipals, options.seed + 2),
     peer: peerCases(peerPrincipals, options.seed + 4),
     batch: batchBodies(warmPrincipals.slice(0, BATCH_PRINCIPALS), BATCH_SIZE, options.seed + 5),
   };
 }
+
+/** Forward-auth answers a deny with 403, where the check answers 200: both are answers. */
+const FORWARD_AUTH_ANSWERS = [200, 403];
 
 async function startPeer(ctx: BenchContext, results: Results): Promise<{ proc: Proc | null; install: CerbosInstall | null }> {
   if (!ctx.options.only.has('peer') || !ctx.options.peer) return { proc: null, install: null };
@@ -92,21 +100,27 @@ const single = (url: string, bodies: readonly string[], connections: number, pid
 /** Limit, warm, peer (interleaved), then batch, the fixed-rate run and cold compiles, on one main instance. */
 async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
   const { only, connections } = ctx.options;
-  const wantsMain = (['warm', 'batch', 'rate', 'cold', 'peer'] as const).some((s) => only.has(s));
+  const wantsMain = (['warm', 'forward-auth', 'authzen', 'batch', 'rate', 'cold', 'peer'] as const).some((s) => only.has(s));
+  // Forward-auth and AuthZEN are read beside the warm check: it runs with them.
+  const wantsWarm = (['warm', 'rate', 'forward-auth', 'authzen'] as const).some((s) => only.has(s));
   const main = wantsMain ? await startCastellan('castellan-main', ctx.env) : null;
   const limit = only.has('limit') ? await startLimitServer() : null;
   const limitWork = only.has('limit') ? await startLimitServer(LIMIT_WORK_MICROS) : null;
   const peer = await startPeer(ctx, results);
   const baseline = main && (only.has('warm') || only.has('rate')) ? await startBaseline(ctx, results) : null;
   try {
-    const loads = workloads(ctx);
+    const loads = await workloads(ctx);
     const targets: Target[] = [];
     if (limit) targets.push({ key: 'limit', spec: single(limit.url, loads.warm, connections, limit.pid) });
     if (limitWork) targets.push({ key: 'limitWork', spec: single(limitWork.url, loads.warm, connections, limitWork.pid) });
     const warm: Target | null = main ? { key: 'warm', spec: single(main.url, loads.warm, connections, main.pid) } : null;
     const before: Target | null = baseline ? { key: 'warmBaseline', spec: single(baseline.before.url, loads.warm, connections, baseline.before.pid) } : null;
     const after: Target | null = baseline ? { key: 'warmAfter', spec: single(baseline.after.url, loads.warm, connections, baseline.after.pid) } : null;
-    if (warm && (only.has('warm') || only.has('rate'))) targets.push(warm);
+    if (warm && wantsWarm) targets.push(warm);
+    if (main && only.has('forward-auth')) {
+      targets.push({ key: 'forwardAuth', spec: { ...single(main.url, [], connections, main.pid), url: main.url, requests: loads.forwardAuth, okStatuses: FORWARD_AUTH_ANSWERS } });
+    }
+    if (main && only.has('authzen')) targets.push({ key: 'authzen', spec: { ...single(main.url, [], connections, main.pid), url: main.url, requests: loads.authzen } });
     if (before && after) targets.push(after, before);
     if (main && peer.proc) {
       targets.push({ key: 'peerCastellan', spec: single(main.url, loads.peer.map((c) => c.castellan), connections, main.pid) });
@@ -114,10 +128,12 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
     }
     if (main) {
       // Only what the selected loads will ask: each body is a cold compile the first time.
-      const singles = [...(only.has('warm') || only.has('rate') ? loads.warm : loads.warm.slice(0, 200)), ...(peer.proc ? loads.peer.map((c) => c.castellan) : [])];
+      const singles = [...(wantsWarm ? loads.warm : loads.warm.slice(0, 200)), ...(peer.proc ? loads.peer.map((c) => c.castellan) : [])];
       ctx.log(`warming L1 of the main instance (${singles.length} principals)`);
       results.prewarmFailures = await prewarm(ctx, `${main.url}/v1/check`, singles);
       if (only.has('batch')) results.prewarmFailures += await prewarm(ctx, `${main.url}/v1/check/batch`, loads.batch);
+      if (only.has('forward-auth')) results.prewarmFailures += await prewarmRequests(ctx, main.url, loads.forwardAuth, FORWARD_AUTH_ANSWERS);
+      if (only.has('authzen')) results.prewarmFailures += await prewarmRequests(ctx, main.url, loads.authzen, [200]);
       for (const proc of baseline ? [baseline.before, baseline.after] : []) results.prewarmFailures += await prewarm(ctx, `${proc.url}/v1/check`, loads.warm);
     }
     const mismatches = main && peer.proc ? await peerMismatches(ctx, main.url, peer.proc.url, loads.peer) : null;
@@ -127,7 +143,9 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
     const s = results.scenarios;
     if (summaries.has('limit')) s.limit = summaries.get('limit')!;
     if (summaries.has('limitWork')) s.limitWork = { ...summaries.get('limitWork')!, workMicros: LIMIT_WORK_MICROS };
-    if (only.has('warm') && summaries.has('warm')) s.warm = summaries.get('warm')!;
+    if ((['warm', 'forward-auth', 'authzen'] as const).some((name) => only.has(name)) && summaries.has('warm')) s.warm = summaries.get('warm')!;
+    if (summaries.has('forwardAuth')) s.forwardAuth = summaries.get('forwardAuth')!;
+    if (summaries.has('authzen')) s.authzen = summaries.get('authzen')!;
     const cerbos = summaries.get('peerCerbos');
     if (cerbos && mismatches && peer.install?.ok) {
       s.peer = { status: 'ok', cerbosVersion: peer.install.version, cerbos, castellan: summaries.get('peerCastellan')!, decisionMismatches: mismatches, cases: loads.peer.length };
@@ -176,7 +194,7 @@ async function profileOne(ctx: BenchContext, label: string, entry: string | unde
   let cpuMicrosPerRequest: number | null = null;
   let window: Window | null = null;
   try {
-    const bodies = workloads(ctx).warm;
+    const bodies = (await workloads(ctx)).warm;
     await prewarm(ctx, `${proc.url}/v1/check`, bodies);
     const spec = { ...single(proc.url, bodies, ctx.options.connections, proc.pid), durationS: ctx.options.duration * ctx.options.rounds };
     const startUs = monotonicUs();
@@ -215,6 +233,8 @@ function ratios(r: Results): Results['ratios'] {
     warmOverLimit: warm && limit ? warm.requestsPerSecond / limit.requestsPerSecond : null,
     limitWorkOverLimit: limitWork && limit ? limitWork.requestsPerSecond / limit.requestsPerSecond : null,
     warmOverCerbos: warm && cerbos ? warm.requestsPerSecond / cerbos : null,
+    forwardAuthOverWarm: warm && r.scenarios.forwardAuth ? r.scenarios.forwardAuth.requestsPerSecond / warm.requestsPerSecond : null,
+    authzenOverWarm: warm && r.scenarios.authzen ? r.scenarios.authzen.requestsPerSecond / warm.requestsPerSecond : null,
     peerCastellanOverCerbos: peer?.status === 'ok' && cerbos ? peer.castellan.requestsPerSecond / cerbos : null,
     limitCpuOverWarmCpu: cpuRatio(limit, warm),
     cerbosCpuOverCastellanCpu: peer?.status === 'ok' ? cpuRatio(peer.cerbos, peer.castellan) : null,
@@ -280,10 +300,23 @@ async function main(): Promise<void> {
     dataset: { seconds: dataset.seconds, rows: dataset.rows },
     prewarmFailures: 0,
     scenarios: {},
-    ratios: { warmOverLimit: null, limitWorkOverLimit: null, warmOverCerbos: null, peerCastellanOverCerbos: null, limitCpuOverWarmCpu: null, cerbosCpuOverCastellanCpu: null },
+    ratios: {
+      warmOverLimit: null,
+      limitWorkOverLimit: null,
+      warmOverCerbos: null,
+      forwardAuthOverWarm: null,
+      authzenOverWarm: null,
+      peerCastellanOverCerbos: null,
+      limitCpuOverWarmCpu: null,
+      cerbosCpuOverCastellanCpu: null,
+    },
   };
   try {
     await mainPhase(ctx, results);
+    if (only.has('search')) {
+      log(`AuthZEN subject search: ${ctx.dataset.search.members.toLocaleString('en-US')} members on one project, paged through`);
+      results.scenarios.search = await searchScenario(ctx);
+    }
     if (only.has('invalidation')) {
       log(`invalidation: ${options.writes} writes across two instances`);
       results.scenarios.invalidation = await invalidationScenario(ctx);
@@ -332,6 +365,8 @@ function printSummary(r: Results, log: (m: string) => void): void {
     );
   line('limit', r.scenarios.limit);
   line('warm', r.scenarios.warm);
+  line('forward-auth', r.scenarios.forwardAuth);
+  line('authzen eval.', r.scenarios.authzen);
   line('rate, one inst.', r.scenarios.rate?.bursty);
   line('rate, staggered', r.scenarios.rate?.staggered);
   line('batch', r.scenarios.batch);

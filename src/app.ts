@@ -22,6 +22,12 @@ import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './ch
 import { connectRedis } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
 import { storeSource } from './check/source.js';
+import { compilePolicyRoutes } from './gateway/routes.js';
+import { createForwardAuthHandler, FORWARD_AUTH_ROUTES } from './gateway/forward-auth.js';
+import { createEvaluator } from './authzen/evaluation.js';
+import { authzenRoutes, createAuthzenRouter } from './authzen/routes.js';
+import { createEvaluationHandler } from './authzen/http-handler.js';
+import { createSearcher } from './authzen/search.js';
 import { buildOpenApi } from './http/openapi.js';
 import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
 
@@ -65,6 +71,8 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     throw new ConfigError(`Invalid configuration:\n  CHECK_TOKEN: required when HOST (${config.HOST}) is not a loopback address`);
   }
   const policies = loadPolicies(config.POLICIES_DIR);
+  // Compiled once, before anything listens: a route map that is ambiguous stops start-up like any broken policy file.
+  const routeMatcher = compilePolicyRoutes(policies);
   const metrics = createMetrics();
   const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const closers: Array<() => Promise<unknown>> = [() => store.close()];
@@ -122,16 +130,31 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     // Every endpoint is data, built once: the routers and the OpenAPI document come from the same lists.
     const checkRoutes = checkApiRoutes(checkService, policies.catalog);
     const ownAuthRoutes = authRoutes(auth);
+    const evaluator = createEvaluator({ catalog: policies.catalog, service: checkService });
+    const authzen = authzenRoutes({ evaluator, searcher: createSearcher({ policies, service: checkService, db: store.db }), publicUrl: config.PUBLIC_URL });
     const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, hashing });
     const openApi = buildOpenApi(
-      { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API and admin API' },
-      [...checkRoutes.hot, ...checkRoutes.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
+      { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API, gateway forward-auth, AuthZEN 1.0 and admin API' },
+      [...checkRoutes.hot, ...checkRoutes.other, ...FORWARD_AUTH_ROUTES, ...authzen.hot, ...authzen.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
     );
 
+    const checkHandler = createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger });
+    const forwardAuth = createForwardAuthHandler({
+      service: checkService,
+      matcher: routeMatcher,
+      catalog: policies.catalog,
+      verifyToken: (token) => auth.verify(token),
+      checkToken: config.CHECK_TOKEN,
+      metrics,
+      logger,
+    });
+    const authzenEvaluation = createEvaluationHandler({ evaluator, checkToken: config.CHECK_TOKEN, metrics, logger });
     const server = createHttpServer({
-      checkHandler: createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger }),
+      // The endpoints asked on every request a service or gateway guards, on bare node:http; express for the rest.
+      checkHandler: (req, res) => checkHandler(req, res) || forwardAuth(req, res) || authzenEvaluation(req, res),
       routers: [
         createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN)),
+        createAuthzenRouter(authzen.other, createCheckTokenGuard(config.CHECK_TOKEN)),
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),

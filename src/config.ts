@@ -51,6 +51,11 @@ const configSchema = z.object({
   // Off unless chosen: an unverified email would claim invitations made to someone else.
   AUTH_TRUST_EMAILS: booleanFlag.default(false),
   CHECK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // The base URL clients reach Castellan at, behind whatever terminates TLS: AuthZEN's metadata
+  // names its endpoints with it (else with the request's own Host header, over http).
+  PUBLIC_URL: optionalUrl(['http:', 'https:'])
+    .refine((value) => value === undefined || (!value.includes('?') && !value.includes('#')), 'must have no query or fragment')
+    .transform((value) => value?.replace(/\/+$/, '')),
   // The platform's own credential (plans, licenses, any domain, deleted companies' audit):
   // worth more than a check token, so longer.
   OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),

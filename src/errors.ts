@@ -93,6 +93,8 @@ export function errorResponse(error: unknown): ErrorReply {
     if (error.details) body.error.details = error.details;
     const reply: ErrorReply = { status: error.status, body, expected: true };
     if (error instanceof TooManyRequestsError) reply.headers = { 'retry-after': String(error.retryAfterSeconds) };
+    // RFC 9110 (15.5.2): a 401 says which scheme would be accepted; every credential Castellan takes is a bearer token.
+    if (error instanceof UnauthenticatedError) reply.headers = { 'www-authenticate': 'Bearer' };
     return reply;
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal error' } }, expected: false };

@@ -12,7 +12,7 @@ export function createMetrics() {
   const metrics = {
     registry,
     // The three the check path updates on every request: see hot-metrics.ts.
-    checkDuration: new HotHistogram('castellan_check_duration_seconds', 'Check API request latency, by endpoint', ['endpoint'], latencyBuckets, registry),
+    checkDuration: new HotHistogram('castellan_check_duration_seconds', 'Check API, forward-auth and AuthZEN evaluation request latency, by endpoint', ['endpoint'], latencyBuckets, registry),
     decisions: new HotCounter('castellan_decisions_total', 'Decisions taken, by outcome', ['outcome'], registry),
     cacheLookups: new HotCounter('castellan_cache_lookups_total', 'Ability cache lookups by tier (l1 in process, l2 Redis) and result', ['tier', 'result'], registry),
     compileDuration: new Histogram({
@@ -59,7 +59,7 @@ export function createMetrics() {
  * series that appears only with its first error misses that first error.
  */
 function exposeKnownSeries(metrics: Pick<Metrics, 'checkDuration' | 'decisions' | 'cacheLookups' | 'staleRefreshes' | 'dependencyErrors'>): void {
-  for (const endpoint of ['check', 'batch']) metrics.checkDuration.zero({ endpoint });
+  for (const endpoint of ['check', 'batch', 'forward_auth', 'authzen_evaluation']) metrics.checkDuration.zero({ endpoint });
   for (const outcome of ['allow', 'deny', 'error']) metrics.decisions.inc({ outcome }, 0);
   for (const tier of ['l1', 'l2']) for (const result of ['hit', 'miss']) metrics.cacheLookups.inc({ tier, result }, 0);
   for (const result of ['kept', 'reloaded']) metrics.staleRefreshes.inc({ result }, 0);

@@ -33,6 +33,14 @@ describe('config', () => {
     expect(loadConfig({ OPERATOR_TOKEN: '' }).OPERATOR_TOKEN).toBeUndefined();
   });
 
+  it('PUBLIC_URL is an http(s) base URL without query or fragment, kept without its trailing slash', () => {
+    expect(loadConfig({}).PUBLIC_URL).toBeUndefined();
+    expect(loadConfig({ PUBLIC_URL: 'https://authz.example.com/' }).PUBLIC_URL).toBe('https://authz.example.com');
+    expect(loadConfig({ PUBLIC_URL: 'https://example.com/castellan' }).PUBLIC_URL).toBe('https://example.com/castellan');
+    expect(() => loadConfig({ PUBLIC_URL: 'ftp://example.com' })).toThrow(/PUBLIC_URL: must be a URL starting with http:\/\/ or https:\/\//);
+    expect(() => loadConfig({ PUBLIC_URL: 'https://example.com/?tenant=1' })).toThrow(/PUBLIC_URL: must have no query or fragment/);
+  });
+
   it('trusts token emails without email_verified only when AUTH_TRUST_EMAILS says so', () => {
     expect(loadConfig({}).AUTH_TRUST_EMAILS).toBe(false);
     expect(loadConfig({ AUTH_TRUST_EMAILS: 'true' }).AUTH_TRUST_EMAILS).toBe(true);

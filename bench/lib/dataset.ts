@@ -41,11 +41,24 @@ export interface InvalidationFixture {
   grantProjectId: string;
 }
 
+/** A company whose one project has SEARCH_MEMBERS members, for AuthZEN's subject search. */
+export interface SearchFixture {
+  companyId: string;
+  projectId: string;
+  /** Members granted the project (half directly, half through a team). */
+  members: number;
+  /** Subjects a search for `view` on the project must find: the members and the company's owner (admins manage every project). */
+  expected: number;
+}
+
+export const SEARCH_MEMBERS = 10_000;
+
 export interface Dataset {
   /** Every member of the generated companies, active or not. */
   regular: Principal[];
   cold: Array<{ grants: number; principals: Principal[] }>;
   invalidation: InvalidationFixture;
+  search: SearchFixture;
   rows: Record<string, number>;
   seconds: number;
 }
@@ -259,6 +272,26 @@ function addInvalidationCompany(t: Tables, defaults: Defaults): InvalidationFixt
   return fixture;
 }
 
+/** 10,000 members on one project (every other one through a team), and 2,000 members of the company who are not. */
+function addSearchCompany(t: Tables, defaults: Defaults): SearchFixture {
+  const id = 'bench-search';
+  addCompany(t, defaults, id, `${id}-owner`, 2, []);
+  t.teams.push(id, 't0', 'Team 0');
+  t.project_grants.push(id, 'p0', 'viewer', null, 't0');
+  for (let i = 0; i < SEARCH_MEMBERS; i++) {
+    const userId = `${id}-u${String(i).padStart(5, '0')}`;
+    addMember(t, id, userId, 'collaborator', 'active', false, true, false);
+    if (i % 2 === 0) t.project_grants.push(id, 'p0', 'viewer', userId, null);
+    else t.team_members.push(id, 't0', userId);
+  }
+  for (let i = 0; i < SEARCH_MEMBERS / 5; i++) {
+    const userId = `${id}-o${String(i).padStart(5, '0')}`;
+    addMember(t, id, userId, 'collaborator', 'active', false, true, false);
+    t.project_grants.push(id, 'p1', 'viewer', userId, null);
+  }
+  return { companyId: id, projectId: 'p0', members: SEARCH_MEMBERS, expected: SEARCH_MEMBERS + 1 };
+}
+
 const LOAD_CONNECTIONS = 3;
 
 /**
@@ -325,9 +358,10 @@ export async function generateDataset(options: DatasetOptions): Promise<{ datase
     { grants: 5000, count: options.coldLarge },
   ]);
   const invalidation = addInvalidationCompany(t, defaults);
+  const search = addSearchCompany(t, defaults);
 
   const statements = Object.values(t).flatMap((buffer) => buffer.drain(10_000));
   await runStatements(databaseUrl, statements, LOAD_CONNECTIONS);
   const rows = Object.fromEntries(Object.values(t).map((b) => [b.table, b.written]));
-  return { dataset: { regular, cold, invalidation, rows, seconds: (performance.now() - started) / 1000 }, databaseUrl };
+  return { dataset: { regular, cold, invalidation, search, rows, seconds: (performance.now() - started) / 1000 }, databaseUrl };
 }

@@ -1,9 +1,22 @@
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
+/** One request of a load other than a JSON POST of a body to `url` (forward-auth's GETs with headers, AuthZEN's per-company paths). */
+export interface LoadRequest {
+  method: string;
+  /** Path on the server of `url`. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 export interface LoadSpec {
   url: string;
   bodies: readonly string[];
+  /** When set, sent instead of `bodies`. */
+  requests?: readonly LoadRequest[];
+  /** The statuses that count as answers (forward-auth answers a deny with 403); default any 2xx. */
+  okStatuses?: readonly number[];
   connections: number;
   durationS: number;
   /** Requests per second over all connections (autocannon's overallRate); unset: as fast as the server answers. */
@@ -89,6 +102,11 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
     finish = (error, result) => (error ? reject(error) : resolve(result));
   });
   const cpuBefore = spec.serverPid ? processCpuSeconds(spec.serverPid) : null;
+  const requests = spec.requests
+    ? spec.requests.map((r) => ({ method: r.method as autocannon.Request['method'], path: r.path, headers: r.headers ?? {}, ...(r.body === undefined ? {} : { body: r.body }) }))
+    : spec.bodies.map((body) => ({ body }));
+  const isOk = spec.okStatuses ? (status: number) => spec.okStatuses!.includes(status) : (status: number) => status >= 200 && status < 300;
+  let notOk = 0;
   const instance = autocannon(
     {
       url: spec.url,
@@ -96,14 +114,15 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
       headers: { 'content-type': 'application/json' },
       connections: spec.connections,
       duration: spec.durationS,
-      requests: spec.bodies.map((body) => ({ body })),
+      requests,
       ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
     },
     (error, result) => finish(error as Error | null, result),
   );
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
-    if (statusCode >= 200 && statusCode < 300) samples.push(responseTime);
+    if (isOk(statusCode)) samples.push(responseTime);
+    else notOk++;
   });
   const result = await done;
   const cpuAfter = spec.serverPid ? processCpuSeconds(spec.serverPid) : null;
@@ -111,7 +130,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   return {
     durationS: result.duration,
     ok: latenciesMs.length,
-    non2xx: result.non2xx,
+    non2xx: spec.okStatuses ? notOk : result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
     statusCodes,

@@ -6,6 +6,7 @@ import type { InvalidationOutcome } from '../scenarios/invalidation.js';
 import type { MemoryResult } from '../scenarios/memory.js';
 import type { ClientResult } from '../scenarios/client.js';
 import type { PeerOutcome } from '../scenarios/throughput.js';
+import type { SearchResult } from '../scenarios/search.js';
 import type { Skipped } from '../scenarios/context.js';
 import type { BenchOptions } from './args.js';
 import type { LoadSummary } from './load.js';
@@ -43,7 +44,12 @@ export interface Results {
     /** The limit server spinning `workMicros` of CPU per request: what that much work costs in throughput here. */
     limitWork?: LoadSummary & { workMicros: number };
     warm?: LoadSummary;
+    /** `/v1/forward-auth` with the warm check's questions as a gateway asks them (403 counts as an answer). */
+    forwardAuth?: LoadSummary;
+    /** AuthZEN Access Evaluation with the warm check's questions. */
+    authzen?: LoadSummary;
     batch?: BatchResult;
+    search?: SearchResult;
     rate?: RatePair;
     peer?: PeerOutcome;
     cold?: ColdResult[];
@@ -56,6 +62,9 @@ export interface Results {
     warmOverLimit: number | null;
     limitWorkOverLimit: number | null;
     warmOverCerbos: number | null;
+    /** Absent in results written before forward-auth and AuthZEN were benched. */
+    forwardAuthOverWarm?: number | null;
+    authzenOverWarm?: number | null;
     peerCastellanOverCerbos: number | null;
     /** The limit server's CPU per request over the warm check's: 1 would be a check that costs nothing beyond HTTP and JSON. */
     limitCpuOverWarmCpu: number | null;
@@ -105,7 +114,7 @@ function loadRow(name: string, s: LoadSummary, extra = ''): string {
 }
 
 function throughputSection(r: Results): string[] {
-  const { limit, limitWork, warm, batch, rate, peer } = r.scenarios;
+  const { limit, limitWork, warm, forwardAuth, authzen, batch, rate, peer } = r.scenarios;
   const lines = [
     '## Throughput and latency',
     '',
@@ -117,6 +126,8 @@ function throughputSection(r: Results): string[] {
   if (limit) lines.push(loadRow('limit: bare node:http, parse JSON, constant answer', limit));
   if (limitWork) lines.push(loadRow(`limit + ${limitWork.workMicros} µs of CPU per request (calibration)`, limitWork));
   if (warm) lines.push(loadRow('warm check: `/v1/check`, all principals in L1', warm));
+  if (forwardAuth) lines.push(loadRow('forward-auth: `/v1/forward-auth`, the same questions through routes.json, bearer tokens (200 or 403)', forwardAuth));
+  if (authzen) lines.push(loadRow('AuthZEN evaluation: `/authzen/{company}/access/v1/evaluation`, the same questions', authzen));
   if (rate) {
     lines.push(loadRow('warm check at half the peak: one autocannon instance, overallRate', rate.bursty));
     lines.push(loadRow('warm check at half the peak: staggered instances, same total rate', rate.staggered));
@@ -150,6 +161,8 @@ function ratioSection(r: Results): string[] {
     `| limit / warm check (server CPU per request) | ${ratio(r.ratios.limitCpuOverWarmCpu)} |`,
     `| limit + ${r.scenarios.limitWork?.workMicros ?? '?'} µs of work / limit (requests/s): the calibration | ${ratio(r.ratios.limitWorkOverLimit)} |`,
     `| warm check / Cerbos (requests/s) | ${ratio(r.ratios.warmOverCerbos)} |`,
+    ...(r.ratios.forwardAuthOverWarm != null ? [`| forward-auth / warm check (requests/s) | ${ratio(r.ratios.forwardAuthOverWarm)} |`] : []),
+    ...(r.ratios.authzenOverWarm != null ? [`| AuthZEN evaluation / warm check (requests/s) | ${ratio(r.ratios.authzenOverWarm)} |`] : []),
     `| Castellan / Cerbos on the same question (requests/s) | ${ratio(r.ratios.peerCastellanOverCerbos)} |`,
     `| Cerbos / Castellan on the same question (server CPU per request) | ${ratio(r.ratios.cerbosCpuOverCastellanCpu)} |`,
     ...(rate
@@ -192,6 +205,25 @@ function coldPlans(cold: ColdResult[]): string[] {
     '| project grants of the principal | project_grants rows read | execution | access path |',
     '|---:|---:|---:|---|',
     ...planned.map((c) => `| ${int(c.grants)} | ${int(c.plan!.grantRowsRead)} | ${ms(c.plan!.executionMs)} ms | ${c.plan!.access.join(', ')} |`),
+    '',
+  ];
+}
+
+function searchSection(search: SearchResult | undefined): string[] {
+  if (!search) return [];
+  return [
+    '## AuthZEN subject search',
+    '',
+    `Who may view a project with ${int(search.members)} members (every other one through a team; 2,000 more members of the company without it): the whole result, ${int(search.expected)} users with the company's owner, paged through one page after the other on an instance of its own. Each page is one query over the memberships key, stopped at the page's limit.`,
+    '',
+    '| page.limit | pages | users | wrong | total | page p50 | page p99 | page max | first page | last page | instance RSS peak |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...search.passes.map(
+      (p) =>
+        `| ${int(p.limit)} | ${p.pages} | ${int(p.results)} | ${p.wrong} | ${p.totalSeconds.toFixed(2)} s | ${ms(p.p50)} | ${ms(p.p99)} | ${ms(p.max)} | ${ms(p.firstPageMs)} | ${ms(p.lastPageMs)} | ${mib(p.rssPeakBytes)} |`,
+    ),
+    '',
+    `After a full GC: ${mib(search.before.heapUsedBytes)} of heap and ${mib(search.before.rssBytes)} RSS before the two passes, ${mib(search.after.heapUsedBytes)} and ${mib(search.after.rssBytes)} after.`,
     '',
   ];
 }
@@ -359,7 +391,7 @@ export function renderMarkdown(r: Results, root: string): string {
     '',
     '## Settings and dataset',
     '',
-    `${s.users.toLocaleString('en-US')} users in ${s.companies} companies, plus a company of cold principals and one for invalidation, written in ${r.dataset.seconds.toFixed(1)} s (database recreated, migrations applied, rows inserted, \`analyze\`): ${Object.entries(r.dataset.rows)
+    `${s.users.toLocaleString('en-US')} users in ${s.companies} companies, plus a company of cold principals, one for invalidation and one for subject search, written in ${r.dataset.seconds.toFixed(1)} s (database recreated, migrations applied, rows inserted, \`analyze\`): ${Object.entries(r.dataset.rows)
       .map(([table, n]) => `${table} ${n.toLocaleString('en-US')}`)
       .join(', ')}.`,
     '',
@@ -368,6 +400,7 @@ export function renderMarkdown(r: Results, root: string): string {
     ...throughputSection(r),
     ...ratioSection(r),
     ...coldSection(r.scenarios.cold),
+    ...searchSection(r.scenarios.search),
     ...invalidationSection(r.scenarios.invalidation),
     ...memorySection(r.scenarios.memory),
     ...baselineSection(r),

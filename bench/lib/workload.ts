@@ -1,4 +1,6 @@
+import { SignJWT } from 'jose';
 import type { Principal } from './dataset.js';
+import type { LoadRequest } from './load.js';
 import { createRng, type Rng } from './rng.js';
 
 /** A check question in Castellan's API shape, without the principal. */
@@ -85,4 +87,52 @@ export function peerCases(principals: readonly Principal[], seed: number): PeerC
       expected,
     };
   });
+}
+
+/**
+ * The warm check's questions as a gateway asks them: the route of policies/routes.json that
+ * names each (view Scenario and Project, edit branding and Scenario), with the principal's
+ * bearer token. Same principals, same seed, same kinds of question as `warmBodies`.
+ */
+export function forwardAuthRequests(principals: readonly Principal[], seed: number, tokens: ReadonlyMap<string, string>): LoadRequest[] {
+  const rng = createRng(seed);
+  return principals.map((p, i) => {
+    const q = mixedQuestion(rng, p, i);
+    const company = `/api/companies/${p.companyId}`;
+    const project = q.resource.attributes?.projectId;
+    const [method, path] =
+      q.resource.type === 'Project'
+        ? ['GET', `${company}/projects/${q.resource.id}`]
+        : q.resource.type === 'CompanySettings'
+          ? ['PATCH', `${company}/settings/${q.field}`]
+          : [q.action === 'view' ? 'GET' : 'PATCH', `${company}/projects/${project}/scenarios/${q.resource.id ?? 's-1'}`];
+    return {
+      method: 'GET',
+      path: '/v1/forward-auth',
+      headers: { authorization: `Bearer ${tokens.get(p.userId)!}`, 'x-forwarded-method': method, 'x-forwarded-uri': path },
+    };
+  });
+}
+
+/** The warm check's questions as AuthZEN Access Evaluation requests, each to its company's PDP. */
+export function authzenRequests(principals: readonly Principal[], seed: number): LoadRequest[] {
+  const rng = createRng(seed);
+  return principals.map((p, i) => {
+    const q = mixedQuestion(rng, p, i);
+    const properties = { ...q.resource.attributes, ...(q.field ? { field: q.field } : {}) };
+    const body = {
+      subject: { type: 'user', id: p.userId },
+      action: { name: q.action },
+      resource: { type: q.resource.type, ...(q.resource.id ? { id: q.resource.id } : {}), properties },
+    };
+    return { method: 'POST', path: `/authzen/${p.companyId}/access/v1/evaluation`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  });
+}
+
+/** HS256 tokens for the principals, as the bench's instances verify them (AUTH_JWT_SECRET). */
+export async function signTokens(principals: readonly Principal[], secret: string): Promise<Map<string, string>> {
+  const key = new TextEncoder().encode(secret);
+  const tokens = new Map<string, string>();
+  for (const p of principals) tokens.set(p.userId, await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(p.userId).setIssuedAt().setExpirationTime('4h').sign(key));
+  return tokens;
 }

@@ -23,10 +23,10 @@ export interface MemoryResult {
   note?: string;
 }
 
-const MEMORY_FILE = path.join(DATA_DIR, 'memory-usage.json');
+export const MEMORY_FILE = path.join(DATA_DIR, 'memory-usage.json');
 
 /** Asks the instance for a full collection and its process.memoryUsage() (SIGUSR2, see gc-on-signal.ts). */
-async function measure(proc: Proc): Promise<{ rssBytes: number; heapUsedBytes: number }> {
+export async function measure(proc: Proc): Promise<{ rssBytes: number; heapUsedBytes: number }> {
   rmSync(MEMORY_FILE, { force: true });
   process.kill(proc.pid, 'SIGUSR2');
   const deadline = Date.now() + 10_000;

@@ -1,12 +1,12 @@
 import type { CerbosInstall } from '../lib/cerbos.js';
 import { mapConcurrent } from '../lib/http.js';
-import { runLoad, runLoadStaggered, summarise, type LoadRun, type LoadSpec, type LoadSummary } from '../lib/load.js';
+import { runLoad, runLoadStaggered, summarise, type LoadRequest, type LoadRun, type LoadSpec, type LoadSummary } from '../lib/load.js';
 import type { Proc } from '../lib/processes.js';
 import type { PeerCase } from '../lib/workload.js';
 import type { BenchContext, Skipped } from './context.js';
 
 export interface Target {
-  key: 'limit' | 'limitWork' | 'warm' | 'warmAfter' | 'warmBaseline' | 'peerCastellan' | 'peerCerbos';
+  key: 'limit' | 'limitWork' | 'warm' | 'forwardAuth' | 'authzen' | 'warmAfter' | 'warmBaseline' | 'peerCastellan' | 'peerCerbos';
   spec: LoadSpec;
 }
 
@@ -21,6 +21,12 @@ export interface PeerResult {
 }
 
 export type PeerOutcome = PeerResult | Skipped;
+
+/** Sends every request once and counts those not answered with one of `ok` (and puts each principal in L1, each token in the verified-token cache). */
+export async function prewarmRequests(ctx: BenchContext, baseUrl: string, requests: readonly LoadRequest[], ok: readonly number[]): Promise<number> {
+  const statuses = await mapConcurrent(requests, 16, async (r) => (await ctx.http.request(r.method, `${baseUrl}${r.path}`, r.body, r.headers)).status);
+  return statuses.filter((s) => !ok.includes(s)).length;
+}
 
 /** Sends every body once and checks that each answers 200 (and puts each principal in L1). */
 export async function prewarm(ctx: BenchContext, url: string, bodies: readonly string[]): Promise<number> {

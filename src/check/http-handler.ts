@@ -37,11 +37,11 @@ export function createCheckHandler(deps: { service: CheckService; checkToken: st
   const idHeader = (requestId: string | undefined) => (requestId ? { 'x-request-id': requestId } : undefined);
 
   function fail(res: ServerResponse, error: unknown, requestId: string | undefined): void {
-    const { status, body, expected: known } = errorResponse(error);
+    const { status, body, headers, expected: known } = errorResponse(error);
     errored.inc();
     if (!known) logger.error({ err: error, requestId }, 'check failed');
     else if (status >= 500) logger.warn({ code: body.error.code, requestId }, 'check unavailable');
-    sendJson(res, status, body, idHeader(requestId));
+    sendJson(res, status, body, headers ? { ...headers, ...idHeader(requestId) } : idHeader(requestId));
   }
 
   function count(answer: Answer): void {

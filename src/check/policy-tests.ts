@@ -1,4 +1,5 @@
-import type { Policies, PolicyTestSuite } from '../policy/catalog.js';
+import type { MongoAbility } from '@casl/ability';
+import { isRouteCase, type CheckCase, type Policies, type PolicyTestSuite, type RouteCase } from '../policy/catalog.js';
 import { compileStoredPrincipal, type ProjectGrantFact } from '../policy/compiler.js';
 import type { StoredPermission } from '../policy/types.js';
 import { createCheckAbility } from './abilities.js';
@@ -9,18 +10,30 @@ export interface PolicyCaseResult {
   file: string;
   index: number;
   label: string;
-  expected: boolean;
-  actual: boolean | null;
+  /** A decision case expects allowed or not; a gateway case the status forward-auth answers. */
+  expected: boolean | number;
+  /** Null when the case could not be run (its reason says why). */
+  actual: boolean | number | null;
   reason: string;
   passed: boolean;
 }
 
+/** The suite's principal as /v1/check would hold it: its ability and its company's registered projects. */
+export interface SuitePrincipal {
+  suite: PolicyTestSuite;
+  ability: MongoAbility;
+  projects: ReadonlySet<string>;
+}
+
+/** Runs one gateway case (`{method, path, token, expect}`) for the suite's principal; supplied by the gateway. */
+export type RouteCaseRunner = (testCase: RouteCase, principal: SuitePrincipal) => { status: number; reason: string };
+
 /**
- * Runs one suite of policy cases through the same compiler and decision function as
- * /v1/check, in a company whose registered projects are the suite's `projects` (by
- * default the projects its grants name).
+ * Compiles the suite's principal with the same compiler and ability as /v1/check, in a
+ * company whose registered projects are the suite's `projects` (by default the projects
+ * its grants name).
  */
-export function runPolicySuite(policies: Policies, suite: PolicyTestSuite): PolicyCaseResult[] {
+export function suitePrincipal(policies: Policies, suite: PolicyTestSuite): SuitePrincipal {
   const role = suite.principal.role;
   const projectRoles = new Map<string, readonly StoredPermission[]>(policies.projectRoles.map((r) => [r.key, r.permissions]));
   for (const custom of suite.projectRoles ?? []) projectRoles.set(custom.key, custom.permissions);
@@ -41,22 +54,41 @@ export function runPolicySuite(policies: Policies, suite: PolicyTestSuite): Poli
     companyRolePermissions: role === 'admin' ? null : (suite.companyRoles?.[role] ?? null),
     projectGrants: grants,
   });
-  const ability = createCheckAbility(rules);
-  const projects = new Set(suite.projects ?? grants.map((grant) => grant.projectId));
-
-  return suite.cases.map((testCase, index) => {
-    const target = testCase.resource.id ?? testCase.resource.attributes?.projectId ?? '';
-    const label = `${testCase.action} ${testCase.resource.type}${target ? ` ${target}` : ''}${testCase.field ? ` (${testCase.field})` : ''}`;
-    try {
-      const question = parseQuestion(policies.catalog, testCase, `cases.${index}`, new Set(['action', 'resource', 'field', 'allowed']));
-      const decision = decide(policies.catalog, ability, projects, question);
-      return { suite: suite.name, file: suite.file, index, label, expected: testCase.allowed, actual: decision.allowed, reason: decision.reason, passed: decision.allowed === testCase.allowed };
-    } catch (error) {
-      return { suite: suite.name, file: suite.file, index, label, expected: testCase.allowed, actual: null, reason: (error as Error).message, passed: false };
-    }
-  });
+  return { suite, ability: createCheckAbility(rules), projects: new Set(suite.projects ?? grants.map((grant) => grant.projectId)) };
 }
 
-export function runPolicyTests(policies: Policies): PolicyCaseResult[] {
-  return policies.testSuites.flatMap((suite) => runPolicySuite(policies, suite));
+function checkCase(policies: Policies, principal: SuitePrincipal, testCase: CheckCase, index: number): PolicyCaseResult {
+  const { suite } = principal;
+  const target = testCase.resource.id ?? testCase.resource.attributes?.projectId ?? '';
+  const label = `${testCase.action} ${testCase.resource.type}${target ? ` ${target}` : ''}${testCase.field ? ` (${testCase.field})` : ''}`;
+  const base = { suite: suite.name, file: suite.file, index, label, expected: testCase.allowed };
+  try {
+    const question = parseQuestion(policies.catalog, testCase, `cases.${index}`, new Set(['action', 'resource', 'field', 'allowed']));
+    const decision = decide(policies.catalog, principal.ability, principal.projects, question);
+    return { ...base, actual: decision.allowed, reason: decision.reason, passed: decision.allowed === testCase.allowed };
+  } catch (error) {
+    return { ...base, actual: null, reason: (error as Error).message, passed: false };
+  }
+}
+
+function routeCase(principal: SuitePrincipal, testCase: RouteCase, index: number, runRoute: RouteCaseRunner | undefined): PolicyCaseResult {
+  const { suite } = principal;
+  const base = { suite: suite.name, file: suite.file, index, label: `${testCase.method} ${testCase.path}`, expected: testCase.expect };
+  if (!runRoute) return { ...base, actual: null, reason: 'gateway cases need the route map (run them with npm run policy:test)', passed: false };
+  try {
+    const { status, reason } = runRoute(testCase, principal);
+    return { ...base, actual: status, reason, passed: status === testCase.expect };
+  } catch (error) {
+    return { ...base, actual: null, reason: (error as Error).message, passed: false };
+  }
+}
+
+/** Runs one suite's cases through the same compiler and decision function as /v1/check; gateway cases through `runRoute`. */
+export function runPolicySuite(policies: Policies, suite: PolicyTestSuite, runRoute?: RouteCaseRunner): PolicyCaseResult[] {
+  const principal = suitePrincipal(policies, suite);
+  return suite.cases.map((testCase, index) => (isRouteCase(testCase) ? routeCase(principal, testCase, index, runRoute) : checkCase(policies, principal, testCase, index)));
+}
+
+export function runPolicyTests(policies: Policies, runRoute?: RouteCaseRunner): PolicyCaseResult[] {
+  return policies.testSuites.flatMap((suite) => runPolicySuite(policies, suite, runRoute));
 }

@@ -111,6 +111,25 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question)) : checkAnswer(catalog, entry, question);
     },
 
+    /**
+     * One decision on a question already parsed (forward-auth, AuthZEN): the same ability
+     * (minVersion floor, 503 when the store cannot answer) and decide() as check(), and like
+     * it synchronous on an L1 hit.
+     */
+    decideParsed(companyId: string, userId: string, minVersion: bigint | undefined, question: CheckQuestion): CheckAnswer | Promise<CheckAnswer> {
+      const entry = abilities.get(companyId, userId, minVersion);
+      return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question)) : checkAnswer(catalog, entry, question);
+    },
+
+    /** Several parsed questions for one principal, answered from one version. */
+    async decideAll(companyId: string, userId: string, minVersion: bigint | undefined, questions: readonly CheckQuestion[]): Promise<BatchAnswer> {
+      const entry = await abilities.get(companyId, userId, minVersion);
+      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q)) };
+    },
+
+    /** The principal's ability, for answers built from many decisions (AuthZEN search). */
+    ability: (companyId: string, userId: string, minVersion: bigint | undefined) => abilities.get(companyId, userId, minVersion),
+
     async batch(rawBody: unknown): Promise<BatchAnswer> {
       const { body, companyId, minVersion, userId } = envelope(rawBody, BATCH_KEYS);
       const { checks } = body;
@@ -150,9 +169,30 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
 export type CheckService = ReturnType<typeof createCheckService>;
 
 /** One decision with the version it was taken at; a plain function, so an L1 hit allocates no closure. */
-function checkAnswer(catalog: Catalog, entry: PrincipalAbility, question: CheckQuestion): CheckAnswer {
+export function checkAnswer(catalog: Catalog, entry: PrincipalAbility, question: CheckQuestion): CheckAnswer {
   const decision = decide(catalog, entry.ability, entry.projects, question);
   return { allowed: decision.allowed, reason: decision.reason, version: entry.versionText };
+}
+
+const projectIdsCache = new WeakMap<PrincipalAbility, Map<string, readonly string[]>>();
+
+/**
+ * The registered projects the principal may `action`, sorted: the ids /v1/accessible
+ * answers (every registered project when it answers all or a condition), each confirmed
+ * by decide(), so a listed project is one /v1/check allows. An entry never changes, so the
+ * list is kept with it.
+ */
+export function accessibleProjectIds(catalog: Catalog, entry: PrincipalAbility, action: string): readonly string[] {
+  let byAction = projectIdsCache.get(entry);
+  if (!byAction) projectIdsCache.set(entry, (byAction = new Map()));
+  let ids = byAction.get(action);
+  if (!ids) {
+    const accessible = accessibleOf(exportedRules(catalog, entry.rules, entry.projects), action, 'Project', catalog.subjects.Project?.projectAttribute);
+    const candidates = accessible.kind === 'none' ? [] : accessible.kind === 'some' ? accessible.ids : [...entry.projects];
+    ids = candidates.filter((id) => decide(catalog, entry.ability, entry.projects, { action, resource: { type: 'Project', id } }).allowed).sort();
+    byAction.set(action, ids);
+  }
+  return ids;
 }
 
 type MongoCondition = Record<string, unknown>;

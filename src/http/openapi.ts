@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { Route } from './route.js';
 
 /** What the document needs of an endpoint: a Route, or the description of one served outside express. */
-export type DocumentedRoute = Pick<Route, 'method' | 'path' | 'summary' | 'tag' | 'params' | 'query' | 'body' | 'success' | 'alsoSucceeds' | 'errors' | 'headers' | 'security'> & {
+export type DocumentedRoute = Pick<Route, 'method' | 'path' | 'summary' | 'tag' | 'params' | 'query' | 'body' | 'success' | 'alsoSucceeds' | 'errors' | 'headers'> & {
+  /** `gateway`: forward-auth, where Authorization carries the end user's token and the gateway's credential has a header of its own. */
+  security: Route['security'] | 'gateway';
   operator?: 'beside';
   /** The success body's media type when it is not JSON. */
   produces?: string;
@@ -108,6 +110,8 @@ function securityOf(route: DocumentedRoute): Array<Record<string, string[]>> | n
       return [{ bearerToken: [] }, { operatorToken: [] }, { bearerToken: [], operatorToken: [] }];
     case 'service':
       return [{ checkToken: [] }, {}];
+    case 'gateway':
+      return [{ bearerToken: [], gatewayToken: [] }, { bearerToken: [] }];
     default:
       return null;
   }
@@ -152,6 +156,12 @@ export function buildOpenApi(info: OpenApiInfo, routes: readonly DocumentedRoute
       securitySchemes: {
         bearerToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "A user's JWT: Castellan's own (local users) or a configured identity provider's" },
         checkToken: { type: 'http', scheme: 'bearer', description: 'CHECK_TOKEN, when configured (always when listening beyond loopback)' },
+        gatewayToken: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Castellan-Check-Token',
+          description: 'CHECK_TOKEN, sent by the gateway on forward-auth requests when configured (Authorization carries the end user); missing or wrong is 403',
+        },
         operatorToken: {
           type: 'apiKey',
           in: 'header',

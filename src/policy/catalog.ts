@@ -1,7 +1,9 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ID_PATTERN } from './ids.js';
+import { routeMapSchema, type RouteDefinition } from './routes.js';
 import { actionsInScope, scopeOfCompanyRole, type PermissionScope } from './scopes.js';
 import { CREATOR_PROJECT_ROLE, type CompanyRole, type StoredPermission } from './types.js';
 
@@ -33,6 +35,10 @@ export interface Policies {
   companyRoles: Record<CompanyRole, StoredPermission[]>;
   projectRoles: ProjectRoleDefinition[];
   plans: Plans;
+  /** `routes.json`: forward-auth's route map (empty when the file is absent: every gateway request is then denied). */
+  routes: RouteDefinition[];
+  /** Where the route map was read from, for messages about it. */
+  routesFile: string;
   testSuites: PolicyTestSuite[];
 }
 
@@ -52,9 +58,7 @@ export class PolicyFileError extends Error {
   }
 }
 
-export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
-/** An id of the API contract, as every request schema checks it. */
-export const idSchema = z.string().regex(ID_PATTERN, 'must be an id (1-128 chars of [A-Za-z0-9._:@-])');
+export { ID_PATTERN, idSchema } from './ids.js';
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be an identifier');
 
 const subjectSpecSchema = z.strictObject({
@@ -194,9 +198,41 @@ export type Plans = z.infer<typeof plansSchema>;
 
 const grantSchema = z.strictObject({ project: z.string().regex(ID_PATTERN), role: projectRoleKeySchema, team: z.string().regex(ID_PATTERN).optional() });
 
+/** A decision case: the check /v1/check would take, and whether it is allowed. */
+const checkCaseSchema = z.strictObject({
+  action: z.string(),
+  resource: z.strictObject({ type: z.string(), id: z.string().optional(), attributes: z.record(z.string(), z.string()).optional() }),
+  field: z.string().optional(),
+  allowed: z.boolean(),
+});
+
+/**
+ * A gateway case: a request as forward-auth receives it, through the route map, and its
+ * answer. `token` holds the end user's token claims (absent or null: no token); a `sub`
+ * other than the suite principal's `id` is a user without a membership in the company.
+ */
+const routeCaseSchema = z.strictObject({
+  method: z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method'),
+  path: z.string().min(1),
+  token: z
+    .looseObject({ sub: z.string().optional(), exp: z.number().optional() })
+    .nullable()
+    .optional()
+    .describe('the verified token claims; exp (seconds) in the past is an expired token'),
+  expect: z.union([z.literal(200), z.literal(401), z.literal(403)]),
+});
+
+export type CheckCase = z.infer<typeof checkCaseSchema>;
+export type RouteCase = z.infer<typeof routeCaseSchema>;
+export const isRouteCase = (testCase: CheckCase | RouteCase): testCase is RouteCase => 'expect' in testCase;
+
 export const policyTestSuiteSchema = z.strictObject({
   description: z.string().optional(),
+  /** The company the principal belongs to, as gateway cases name it in their paths. */
+  company: z.string().regex(ID_PATTERN).default('acme'),
   principal: z.strictObject({
+    /** The principal's user id, as the `sub` of gateway cases' tokens names it. */
+    id: z.string().min(1).default('user'),
     role: z.enum(['admin', 'manager', 'editor', 'collaborator']),
     status: z.enum(['invited', 'active', 'inactive']).default('active'),
     owner: z.boolean().default(false),
@@ -209,16 +245,7 @@ export const policyTestSuiteSchema = z.strictObject({
   projectRoles: z.array(z.strictObject({ key: projectRoleKeySchema, name: z.string(), permissions: z.array(permissionSchema) })).optional(),
   /** The projects registered in the company (D15); by default the projects the grants name. */
   projects: z.array(z.string().regex(ID_PATTERN)).optional(),
-  cases: z
-    .array(
-      z.strictObject({
-        action: z.string(),
-        resource: z.strictObject({ type: z.string(), id: z.string().optional(), attributes: z.record(z.string(), z.string()).optional() }),
-        field: z.string().optional(),
-        allowed: z.boolean(),
-      }),
-    )
-    .min(1),
+  cases: z.array(z.union([checkCaseSchema, routeCaseSchema])).min(1),
 }).superRefine((suite, ctx) => {
   // The store cannot hold a grant on a project that is not registered (grants go with their project).
   if (!suite.projects) return;
@@ -265,6 +292,9 @@ export function loadPolicies(dir: string = defaultPoliciesDir()): Policies {
   const companyRoles = parseFile(path.join(dir, 'company-roles.json'), companyRolesSchema(catalog)) as Record<CompanyRole, StoredPermission[]>;
   const projectRoles = parseFile(path.join(dir, 'project-roles.json'), projectRolesSchema(catalog)) as ProjectRoleDefinition[];
   const plans = parseFile(path.join(dir, 'plans.json'), plansSchema);
+  const routesFile = path.join(dir, 'routes.json');
+  // Optional: without a route map, forward-auth matches nothing and denies every request.
+  const routes = existsSync(routesFile) ? parseFile(routesFile, routeMapSchema(catalog)).routes : [];
   const testsDir = path.join(dir, 'tests');
   let testFiles: string[] = [];
   try {
@@ -276,5 +306,5 @@ export function loadPolicies(dir: string = defaultPoliciesDir()): Policies {
     const file = path.join(testsDir, f);
     return { ...parseFile(file, policyTestSuiteSchema), file, name: f.replace(/\.json$/, '') };
   });
-  return { catalog, companyRoles, projectRoles, plans, testSuites };
+  return { catalog, companyRoles, projectRoles, plans, routes, routesFile, testSuites };
 }

@@ -97,10 +97,13 @@ describe.skipIf(!servicesUp)('check API contract', () => {
         const response = await api(guarded.url, 'POST', '/v1/check', body, headers);
         expect(response.status).toBe(401);
         expect(response.body.error).toMatchObject({ code: 'unauthenticated', details: { credential: 'check_token' } });
+        // RFC 9110: a 401 names the scheme that would be accepted.
+        expect(response.headers.get('www-authenticate')).toBe('Bearer');
       }
       const rules = await api(guarded.url, 'GET', '/v1/companies/acme/principals/collab/rules');
       expect(rules.status).toBe(401);
       expect(rules.body.error.details).toEqual({ credential: 'check_token' });
+      expect(rules.headers.get('www-authenticate')).toBe('Bearer');
       const accessible = await api(guarded.url, 'POST', '/v1/accessible', { ...base, action: 'view', resourceType: 'Project' });
       expect(accessible.status).toBe(401);
       expect(accessible.body.error.details).toEqual({ credential: 'check_token' });

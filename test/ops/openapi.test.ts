@@ -9,6 +9,9 @@ const CONTRACT: ReadonlyArray<readonly [string, string]> = [
   ['post', '/v1/check/batch'],
   ['get', '/v1/companies/{company}/principals/{userId}/rules'],
   ['post', '/v1/accessible'],
+  ...(['get', 'post', 'put', 'patch', 'delete'] as const).map((method) => [method, '/v1/forward-auth'] as const),
+  ['get', '/.well-known/authzen-configuration/{company}'],
+  ...['evaluation', 'evaluations', 'search/subject', 'search/resource', 'search/action'].map((endpoint) => ['post', `/authzen/{company}/access/v1/${endpoint}`] as const),
   ['post', '/v1/companies'],
   ['get', '/v1/companies/{company}'],
   ['patch', '/v1/companies/{company}'],
@@ -97,6 +100,23 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
         expect(noRoute, `${method} ${path}`).toBe(false);
       }
     }
+  });
+
+  it('describes forward-auth: the user token beside the gateway credential, and the headers it reads and answers', () => {
+    const op = document.paths['/v1/forward-auth']!.get! as unknown as { security: unknown; parameters: Array<{ name: string; in: string }>; responses: Record<string, { headers?: Record<string, unknown> }> };
+    expect(op.security).toEqual([{ bearerToken: [], gatewayToken: [] }, { bearerToken: [] }]);
+    expect(op.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(['header:X-Forwarded-Method', 'header:X-Forwarded-Uri', 'header:X-Original-Method', 'header:X-Original-URI']);
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '401', '403', '503']);
+    expect(Object.keys(op.responses['200']!.headers!)).toEqual(['X-Castellan-User', 'X-Castellan-Company', 'X-Castellan-Reason', 'X-Castellan-Version']);
+  });
+
+  it('describes the AuthZEN endpoints with their JSON bodies, which ignore unknown fields as the specification requires', () => {
+    const op = document.paths['/authzen/{company}/access/v1/evaluations']!.post!;
+    const schema = op.requestBody!.content['application/json']!.schema as { properties: Record<string, unknown>; additionalProperties?: unknown };
+    expect(Object.keys(schema.properties).sort()).toEqual(['action', 'context', 'evaluations', 'options', 'resource', 'subject']);
+    expect(schema.additionalProperties).toBeUndefined();
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '503']);
+    expect(op.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(['path:company', 'header:X-Request-ID']);
   });
 
   it('says which endpoints take the operator credential, and how', () => {

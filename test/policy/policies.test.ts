@@ -2,6 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicies, permissionProblems, PolicyFileError } from '../../src/policy/catalog.js';
 import { runPolicyTests } from '../../src/check/policy-tests.js';
+import { compilePolicyRoutes, createRouteCaseRunner } from '../../src/gateway/routes.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../fixtures');
 
@@ -27,9 +28,18 @@ describe('policies as code', () => {
     expect(permissionProblems(catalog, { action: 'view', subject: 'toString' }, 'admin')).toEqual(['unknown subject "toString"']);
   });
 
-  it('every shipped policy test case passes', () => {
-    const failures = runPolicyTests(loadPolicies()).filter((r) => !r.passed);
-    expect(failures).toEqual([]);
+  it('every shipped policy test case passes, gateway cases through the shipped route map', () => {
+    const policies = loadPolicies();
+    const results = runPolicyTests(policies, createRouteCaseRunner(policies, compilePolicyRoutes(policies)));
+    expect(results.filter((r) => !r.passed)).toEqual([]);
+    expect(results.filter((r) => typeof r.expected === 'number').length).toBeGreaterThan(10);
+  });
+
+  it('gateway cases cannot pass without the route map', () => {
+    const policies = loadPolicies();
+    const failures = runPolicyTests(policies).filter((r) => !r.passed);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.every((r) => typeof r.expected === 'number' && r.actual === null)).toBe(true);
   });
 
   it('a broken policy file is refused with the file and the offending path', () => {
