@@ -160,6 +160,16 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
+  /** What any principal of a company that does not exist compiles to, built once. */
+  let nobody: { rules: CompiledRule[]; ability: MongoAbility } | undefined;
+  const nobodyEntry = (): PrincipalAbility => {
+    nobody ??= (() => {
+      const rules = compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] });
+      return { rules, ability: createCheckAbility(rules) };
+    })();
+    return { ...nobody, projects: NO_PROJECTS, version: 0n, versionText: '0', validatedAt: now() };
+  };
+
   const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string): PrincipalAbility => ({
     ability: createCheckAbility(rules),
     rules,
@@ -282,9 +292,12 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const forgottenAtStart = forgotten;
 
     let version: string;
+    let companyExists: boolean;
     const l2Promise = cached ? null : fromL2(companyId, userId);
     try {
-      version = (await source.readVersion(companyId)) ?? '0';
+      const stored = await source.readVersion(companyId);
+      companyExists = stored !== null;
+      version = stored ?? '0';
       confirmed.note(companyId, version, started);
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
@@ -303,6 +316,13 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       return { entry: cached, current: true };
     }
     if (cached) metrics.staleRefreshes.inc({ result: 'reloaded' });
+    if (!companyExists) {
+      // No company, so no member: nothing to read or compile. Checks naming ids that do not
+      // exist (mistakes, or a flood of them) cost one primary-key lookup each.
+      const entry = nobodyEntry();
+      remember(companyId, userId, entry, forgottenAtStart);
+      return { entry, current: true };
+    }
 
     const l2 = l2Promise ? await l2Promise : null;
     if (l2 && l2.version === version) {
