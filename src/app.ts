@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { Redis } from 'ioredis';
 import { isLoopback, ConfigError, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -19,7 +18,7 @@ import { checkApiRoutes, createCheckRouter } from './check/routes.js';
 import { createCheckTokenGuard } from './check/check-token.js';
 import { createCheckService } from './check/service.js';
 import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './check/policy-bus.js';
-import { connectRedis } from './check/redis.js';
+import { connectRedis, type RedisConnections, type RedisMode, type RedisTarget } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
 import { storeSource } from './check/source.js';
 import { compilePolicyRoutes } from './gateway/routes.js';
@@ -43,7 +42,7 @@ export interface Castellan {
   readonly logger: Logger;
   readonly abilities: AbilityProvider;
   readonly bus: PolicyBus;
-  readonly mode: { store: Store['kind']; cache: 'redis' | 'in-process' };
+  readonly mode: { store: Store['kind']; cache: 'redis' | 'in-process'; redis: RedisMode | null };
   listen(): Promise<string>;
   /**
    * Graceful stop: no new connections, requests in flight finish, then PostgreSQL and Redis
@@ -62,6 +61,17 @@ export interface CastellanOptions {
 function policiesFingerprint(policies: Policies): string {
   const { catalog, companyRoles, projectRoles } = policies;
   return createHash('sha256').update(JSON.stringify({ catalog, companyRoles, projectRoles })).digest('hex').slice(0, 12);
+}
+
+/** The one Redis the configuration names (loadConfig has made sure there is at most one), if any. */
+function redisTarget(config: Config): RedisTarget | null {
+  if (config.REDIS_URL) return { mode: 'server', url: config.REDIS_URL };
+  const credentials = { username: config.REDIS_USERNAME, password: config.REDIS_PASSWORD };
+  if (config.REDIS_CLUSTER_NODES) return { mode: 'cluster', nodes: config.REDIS_CLUSTER_NODES, ...credentials };
+  if (config.REDIS_SENTINELS && config.REDIS_SENTINEL_NAME) {
+    return { mode: 'sentinel', sentinels: config.REDIS_SENTINELS, name: config.REDIS_SENTINEL_NAME, sentinelPassword: config.REDIS_SENTINEL_PASSWORD, ...credentials };
+  }
+  return null;
 }
 
 /** Builds a whole instance from its configuration: the one place where parts are wired together. */
@@ -85,17 +95,18 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     // Only companies with cached principals need their version kept: L1 holds at most that many.
     const bookSize = Math.max(config.CACHE_MAX_ENTRIES, 10_000);
     let bus: PolicyBus;
-    let commands: Redis | null = null;
-    if (config.REDIS_URL) {
-      commands = connectRedis(config.REDIS_URL, 'commands');
-      const subscriber = connectRedis(config.REDIS_URL, 'subscriber');
-      closers.push(async () => commands?.disconnect());
-      bus = await createRedisPolicyBus({ publisher: commands, subscriber, keyPrefix: config.REDIS_KEY_PREFIX, logger, metrics, maxCompanies: bookSize });
+    let redis: RedisConnections | null = null;
+    const target = redisTarget(config);
+    if (target) {
+      const connections = connectRedis(target);
+      redis = connections;
+      closers.push(async () => connections.disconnect());
+      bus = await createRedisPolicyBus({ notices: connections.notices, keyPrefix: config.REDIS_KEY_PREFIX, logger, metrics, maxCompanies: bookSize });
       closers.push(() => bus.close());
     } else {
       bus = createLocalPolicyBus({ maxCompanies: bookSize });
     }
-    const rulesCache = commands ? createRedisRulesCache(commands, `${config.REDIS_KEY_PREFIX}${policiesFingerprint(policies)}:`) : null;
+    const rulesCache = redis ? createRedisRulesCache(redis.commands, `${config.REDIS_KEY_PREFIX}${policiesFingerprint(policies)}:`) : null;
 
     const abilities = createAbilityProvider({
       policies,
@@ -124,9 +135,9 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     });
     const checkService = createCheckService({ catalog: policies.catalog, abilities, verifyToken: (token) => auth.verify(token), policiesTag: policiesFingerprint(policies) });
     const probes: HealthProbe[] = [{ name: 'postgres', check: () => store.ping() }];
-    if (commands) {
-      const redis = commands;
-      probes.push({ name: 'redis', check: async () => void (await redis.ping()) });
+    if (redis) {
+      const { commands } = redis;
+      probes.push({ name: 'redis', check: async () => void (await commands.ping()) });
     }
 
     // Every endpoint is data, built once: the routers and the OpenAPI document come from the same lists.
@@ -168,7 +179,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS, maxConnections: config.HTTP_MAX_CONNECTIONS },
     });
 
-    const mode = { store: store.kind, cache: commands ? ('redis' as const) : ('in-process' as const) };
+    const mode = { store: store.kind, cache: redis ? ('redis' as const) : ('in-process' as const), redis: redis?.mode ?? null };
     let closing: Promise<void> | undefined;
     return {
       config,

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { NoticeChannel } from './redis.js';
 
 /**
  * Carries "company C is now at policy version V" between instances. Each instance
@@ -64,20 +64,18 @@ export function createLocalPolicyBus(options: { maxCompanies?: number } = {}): P
 }
 
 export async function createRedisPolicyBus(options: {
-  publisher: Redis;
-  subscriber: Redis;
+  notices: NoticeChannel;
   keyPrefix: string;
   logger: Logger;
   metrics: Metrics;
   maxCompanies?: number;
 }): Promise<PolicyBus> {
-  const { publisher, subscriber, logger, metrics } = options;
+  const { notices, logger, metrics } = options;
   const channel = channelName(options.keyPrefix);
   const book = createVersionBook(options.maxCompanies ?? DEFAULT_MAX_COMPANIES);
   const reconnectListeners: Array<() => void> = [];
-  let connectedOnce = false;
 
-  subscriber.on('message', (from: string, message: string) => {
+  notices.onMessage((from, message) => {
     if (from !== channel) return;
     const split = message.indexOf(' ');
     if (split <= 0) return;
@@ -88,17 +86,13 @@ export async function createRedisPolicyBus(options: {
       logger.warn({ message }, 'ignored a malformed policy version notice');
     }
   });
-  subscriber.on('ready', () => {
-    if (!connectedOnce) {
-      connectedOnce = true;
-      return;
-    }
+  notices.onResubscribed(() => {
     logger.warn('redis subscriber reconnected: clearing the in-process ability cache');
     for (const listener of reconnectListeners) listener();
   });
-  subscriber.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
+  notices.onError(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
   try {
-    await subscriber.subscribe(channel);
+    await notices.subscribe(channel);
   } catch (error) {
     // Redis may be down at start-up; the subscription is restored on reconnect by ioredis.
     logger.warn({ err: error }, 'could not subscribe to policy version notices yet');
@@ -108,7 +102,7 @@ export async function createRedisPolicyBus(options: {
     async announce(companyId, version) {
       book.note(companyId, BigInt(version));
       try {
-        await publisher.publish(channel, `${companyId} ${version}`);
+        await notices.publish(channel, `${companyId} ${version}`);
       } catch (error) {
         metrics.dependencyErrors.inc({ dependency: 'redis' });
         logger.warn({ err: error, companyId, version }, 'could not publish a policy version notice; other instances catch up within the staleness bound');
@@ -117,8 +111,6 @@ export async function createRedisPolicyBus(options: {
     knownVersion: book.get,
     onReconnect: (listener) => reconnectListeners.push(listener),
     onForget: book.onForget,
-    close: async () => {
-      subscriber.disconnect();
-    },
+    close: async () => notices.close(),
   };
 }
