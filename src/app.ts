@@ -6,7 +6,7 @@ import { isLoopback, ConfigError, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { loadPolicies, type Policies } from './policy/catalog.js';
-import { openStore, type Store } from './store/database.js';
+import { openReadReplica, openStore, type Store } from './store/database.js';
 import { migrateToLatest } from './store/migrator.js';
 import { createAuth } from './auth/auth.js';
 import { createHashQueue } from './auth/hash-queue.js';
@@ -20,7 +20,7 @@ import { createCheckService } from './check/service.js';
 import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './check/policy-bus.js';
 import { connectRedis, type RedisConnections, type RedisMode, type RedisTarget } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
-import { storeSource } from './check/source.js';
+import { replicaRoutedSource, storeSource } from './check/source.js';
 import { compilePolicyRoutes } from './gateway/routes.js';
 import { createForwardAuthHandler, FORWARD_AUTH_ROUTES } from './gateway/forward-auth.js';
 import { createEvaluator } from './authzen/evaluation.js';
@@ -84,7 +84,8 @@ export async function createCastellan(config: Config, options: CastellanOptions 
   // Compiled once, before anything listens: a route map that is ambiguous stops start-up like any broken policy file.
   const routeMatcher = compilePolicyRoutes(policies);
   const metrics = createMetrics();
-  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const pools = { poolSize: config.DATABASE_POOL_SIZE, statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS };
+  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, ...pools });
   const closers: Array<() => Promise<unknown>> = [() => store.close()];
   try {
     if (config.MIGRATE_ON_START) {
@@ -108,9 +109,15 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     }
     const rulesCache = redis ? createRedisRulesCache(redis.commands, `${config.REDIS_KEY_PREFIX}${policiesFingerprint(policies)}:`) : null;
 
+    let source = storeSource(store.db);
+    if (config.DATABASE_READ_URL) {
+      const replica = openReadReplica(config.DATABASE_READ_URL, pools);
+      closers.push(() => replica.close());
+      source = replicaRoutedSource(source, storeSource(replica.db), { maxCompanies: bookSize, onLoad: (result) => metrics.replicaLoads.inc({ result }) });
+    }
     const abilities = createAbilityProvider({
       policies,
-      source: storeSource(store.db),
+      source,
       rulesCache,
       bus,
       maxEntries: config.CACHE_MAX_ENTRIES,

@@ -14,20 +14,41 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export interface StoreOptions {
+export interface PoolOptions {
+  /** Connections in the pool (DATABASE_POOL_SIZE). */
+  poolSize?: number | undefined;
+  /** Server-side bound of each statement in milliseconds; 0 or left out: none. */
+  statementTimeoutMs?: number | undefined;
+}
+
+export interface StoreOptions extends PoolOptions {
   databaseUrl?: string | undefined;
   /** Directory for embedded PGlite data; `memory://` keeps it in memory (tests). */
   dataDir: string;
-  poolSize?: number;
 }
 
 // pg returns int8 as a string by default, which is what we want for versions; count(*) too.
 export async function openStore(options: StoreOptions): Promise<Store> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize ?? 10) : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
 }
 
-function openPostgres(databaseUrl: string, poolSize: number): Store {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 5000 });
+/** A read-only PostgreSQL (DATABASE_READ_URL): every transaction on it is read-only, whatever the server is. */
+export function openReadReplica(databaseUrl: string, options: PoolOptions): Store {
+  return openPostgres(databaseUrl, options, { readOnly: true });
+}
+
+function openPostgres(databaseUrl: string, options: PoolOptions, { readOnly = false } = {}): Store {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 5000,
+    // Names the connections in pg_stat_activity, for an operator counting them against max_connections.
+    application_name: readOnly ? 'castellan-read' : 'castellan',
+    // Sent with the connection's start-up: the server cancels a statement past it (57014), which
+    // frees the connection; the caller gets an error, and the check path a 503.
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
+  });
   // A connection that drops must never crash the process: pg emits 'error' on the pool for an
   // idle client, and on the client itself when it is checked out between two statements of a
   // transaction (where pg-pool no longer listens). The statements using it fail on their own.
