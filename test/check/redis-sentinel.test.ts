@@ -14,6 +14,15 @@ describe.skipIf(!servicesUp || !redisBinariesPresent)('Redis Sentinel (REDIS_SEN
     redis = await startRedisSentinel({ password: PASSWORD });
     two = await startTwoInstances({ REDIS_SENTINELS: redis.addresses, REDIS_SENTINEL_NAME: redis.name, REDIS_PASSWORD: PASSWORD });
   }, 120_000);
+  /** The user's L2 key on the Redis at `port`, once it is written (after the answer). */
+  const rulesKeysOn = async (port: number, user: string) => {
+    const found = await waitFor(
+      async () => redisCli(port, ['--scan', '--pattern', `${two.env.env.REDIS_KEY_PREFIX}*rules:acme ${user}`], PASSWORD),
+      (keys) => keys.length > 0,
+      10_000,
+    );
+    return found.split('\n').filter(Boolean);
+  };
   afterAll(async () => {
     await two?.close();
     await redis?.close();
@@ -23,13 +32,7 @@ describe.skipIf(!servicesUp || !redisBinariesPresent)('Redis Sentinel (REDIS_SEN
     expect(two.a.app.mode).toMatchObject({ cache: 'redis', redis: 'sentinel' });
     expect(await api(two.a.url, 'GET', '/readyz')).toMatchObject({ status: 200, body: { checks: { postgres: 'ok', redis: 'ok' } } });
     expect((await two.check(two.a, 'u10')).body).toMatchObject({ allowed: true });
-    const prefix = two.env.env.REDIS_KEY_PREFIX!;
-    const keys = await waitFor(
-      async () => redisCli(redis.master.port, ['--scan', '--pattern', `${prefix}*rules:acme u10`], PASSWORD),
-      (found) => found.length > 0,
-      5000,
-    );
-    expect(keys.split('\n')).toHaveLength(1);
+    expect(await rulesKeysOn(redis.master.port, 'u10')).toHaveLength(1);
   });
 
   it('a write through A is seen by B without minVersion', async () => {
@@ -59,13 +62,7 @@ describe.skipIf(!servicesUp || !redisBinariesPresent)('Redis Sentinel (REDIS_SEN
     expect(await two.untilBDenies('u3', 10_000)).toMatchObject({ status: 200, body: { ...DENIED, version: after } });
     // Rules are cached on the new master again.
     expect((await two.check(two.a, 'u20')).body).toMatchObject({ allowed: true });
-    const prefix = two.env.env.REDIS_KEY_PREFIX!;
-    const keys = await waitFor(
-      async () => redisCli(redis.replica.port, ['--scan', '--pattern', `${prefix}*rules:acme u20`], PASSWORD),
-      (found) => found.length > 0,
-      10_000,
-    );
-    expect(keys.split('\n')).toHaveLength(1);
+    expect(await rulesKeysOn(redis.replica.port, 'u20')).toHaveLength(1);
     expect(await waitFor(() => api(two.b.url, 'GET', '/readyz'), (reply) => reply.status === 200, 10_000)).toMatchObject({ status: 200 });
   }, 90_000);
 });

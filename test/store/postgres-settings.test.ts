@@ -5,16 +5,9 @@ import { adminClient } from '../support/admin.js';
 import { servicesUp, TEST_PG_ADMIN_URL, uniqueName } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { seedCompany } from '../check/seed.js';
+import { DENIED, viewP1 } from '../check/redis-modes.js';
 
 const USERS = Array.from({ length: 30 }, (_, i) => `u${i + 1}`);
-const viewP1 = (user: string, minVersion?: string) => ({
-  company: 'acme',
-  principal: { id: user },
-  action: 'view',
-  resource: { type: 'Scenario', attributes: { projectId: 'p1' } },
-  ...(minVersion ? { consistency: { minVersion } } : {}),
-});
-const DENIED = { allowed: false, reason: 'no rule allows view Scenario' };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function replicaLoads(app: TestApp): Promise<Record<string, number>> {
