@@ -68,8 +68,9 @@ const configSchema = z.object({
   // Connections per pool (DATABASE_URL's, and DATABASE_READ_URL's when set) and instance.
   DATABASE_POOL_SIZE: wholeNumber(1, 1000).default(10),
   // Server-side bound of every statement (0: none); migrations run without it. A check whose load
-  // runs out of it is 503, never an answer.
-  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds(0, 3_600_000).default(5000),
+  // runs out of it is 503, never an answer. Waiting for a lock counts: admin writes of one company
+  // queue on its lock, so the default leaves a burst of them room.
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds(0, 3_600_000).default(30_000),
   DATA_DIR: z.string().trim().min(1).default('./.castellan'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   REDIS_CLUSTER_NODES: hostPortList,

@@ -44,7 +44,7 @@ describe('config', () => {
   });
 
   it('PostgreSQL pool size, statement timeout and read URL', () => {
-    expect(loadConfig({})).toMatchObject({ DATABASE_POOL_SIZE: 10, DATABASE_STATEMENT_TIMEOUT_MS: 5000 });
+    expect(loadConfig({})).toMatchObject({ DATABASE_POOL_SIZE: 10, DATABASE_STATEMENT_TIMEOUT_MS: 30_000 });
     expect(loadConfig({ DATABASE_POOL_SIZE: '40', DATABASE_STATEMENT_TIMEOUT_MS: '0' })).toMatchObject({ DATABASE_POOL_SIZE: 40, DATABASE_STATEMENT_TIMEOUT_MS: 0 });
     expect(() => loadConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE: must be a whole number from 1 to 1000 \(got "0"\)/);
     expect(() => loadConfig({ DATABASE_READ_URL: 'postgres://replica/db' })).toThrow(

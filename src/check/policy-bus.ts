@@ -23,6 +23,9 @@ export interface PolicyBus {
 
 const channelName = (prefix: string) => `${prefix}policy-versions`;
 
+/** When an unpublished notice is tried again, after the first failure: about 8 s in all. */
+const PUBLISH_RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+
 /** How many companies' versions an instance keeps when not told: a few MiB at most. */
 export const DEFAULT_MAX_COMPANIES = 100_000;
 
@@ -98,6 +101,20 @@ export async function createRedisPolicyBus(options: {
     logger.warn({ err: error }, 'could not subscribe to policy version notices yet');
   }
 
+  // A notice that could not be published is tried again for a few seconds in the background:
+  // in a failover the subscribers may be back (and have cleared their caches) before this
+  // instance's command connection is, and the notice would otherwise be lost to them.
+  const retries = new Set<NodeJS.Timeout>();
+  const publishLater = (companyId: string, version: string, attempt: number) => {
+    if (attempt >= PUBLISH_RETRY_DELAYS_MS.length) return;
+    const timer = setTimeout(() => {
+      retries.delete(timer);
+      notices.publish(channel, `${companyId} ${version}`).catch(() => publishLater(companyId, version, attempt + 1));
+    }, PUBLISH_RETRY_DELAYS_MS[attempt]);
+    timer.unref();
+    retries.add(timer);
+  };
+
   return {
     async announce(companyId, version) {
       book.note(companyId, BigInt(version));
@@ -105,12 +122,16 @@ export async function createRedisPolicyBus(options: {
         await notices.publish(channel, `${companyId} ${version}`);
       } catch (error) {
         metrics.dependencyErrors.inc({ dependency: 'redis' });
-        logger.warn({ err: error, companyId, version }, 'could not publish a policy version notice; other instances catch up within the staleness bound');
+        logger.warn({ err: error, companyId, version }, 'could not publish a policy version notice; trying again for a few seconds, and other instances catch up within the staleness bound');
+        publishLater(companyId, version, 0);
       }
     },
     knownVersion: book.get,
     onReconnect: (listener) => reconnectListeners.push(listener),
     onForget: book.onForget,
-    close: async () => notices.close(),
+    close: async () => {
+      for (const timer of retries) clearTimeout(timer);
+      notices.close();
+    },
   };
 }
