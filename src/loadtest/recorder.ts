@@ -1,0 +1,141 @@
+import { createHistogram, recordMs, summarise, type LatencyHistogram, type LatencySummary } from './histogram.js';
+
+/** What a target's reader makes of one answer: the decisions in it and the version they were taken at, or why it is an error. */
+export type Answer = { ok: true; decisions: readonly boolean[]; version: string | null } | { ok: false; error: string };
+
+/** One second of a run, by completion time: how many answers came back and how late. */
+export interface TimelinePoint {
+  /** Seconds since the run (all steps of a ramp) began, at the end of this second. */
+  t: number;
+  responses: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** The ramp step this second belongs to (0 outside a ramp). */
+  step: number;
+}
+
+/**
+ * Counts and latencies of one phase (a run, or one step of a ramp). Latency is recorded for
+ * every answer, whatever its status, and for every timeout (at the time it gave up, so a
+ * server that never answers is never faster than the timeout); a connection refused or reset
+ * has no latency and is only counted. `decisions` counts one per check answered (a batch of
+ * N answers N).
+ */
+export class PhaseRecorder {
+  readonly latency: LatencyHistogram = createHistogram();
+  /** Open model: how late the scheduler dispatched each request after its slot (the generator's own delay). */
+  readonly sendLag: LatencyHistogram = createHistogram();
+  sent = 0;
+  responses = 0;
+  errors = 0;
+  /** Errors without an answer: timeouts, connection errors, dropped requests. */
+  unanswered = 0;
+  dropped = 0;
+  allowed = 0;
+  denied = 0;
+  wrong = 0;
+  checked = 0;
+  readonly statuses = new Map<number, number>();
+  readonly errorKinds = new Map<string, number>();
+  readonly versions = new Map<string, number>();
+  readonly timeline: TimelinePoint[] = [];
+  /** performance.now() of the first dispatch and the last completion: the phase's measured span. */
+  firstSend = Number.NaN;
+  lastDone = Number.NaN;
+
+  readonly #window: LatencyHistogram = createHistogram();
+  #windowIndex = 0;
+  #windowResponses = 0;
+  #windowErrors = 0;
+
+  constructor(
+    /** performance.now() at which the timeline's second 0 starts (the run's start, shared by a ramp's steps). */
+    private readonly clockZero: number,
+    private readonly step: number,
+  ) {}
+
+  noteSend(at: number): void {
+    this.sent++;
+    if (Number.isNaN(this.firstSend)) this.firstSend = at;
+  }
+
+  noteDropped(): void {
+    this.dropped++;
+    this.unanswered++;
+    this.#countError('dropped: too many requests in flight (--max-in-flight)');
+  }
+
+  /** An answer came back `ms` after its send; `expect` holds the expected decisions, when the workload has them. */
+  answer(at: number, ms: number, status: number, answer: Answer, expect: readonly (boolean | null)[] | null): void {
+    this.#advance(at);
+    this.responses++;
+    this.#windowResponses++;
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+    recordMs(this.latency, ms);
+    recordMs(this.#window, ms);
+    if (!answer.ok) {
+      this.#countError(answer.error);
+      return;
+    }
+    const { decisions } = answer;
+    for (let i = 0; i < decisions.length; i++) {
+      if (decisions[i]) this.allowed++;
+      else this.denied++;
+      const expected = expect?.[i];
+      if (expected !== undefined && expected !== null) {
+        this.checked++;
+        if (expected !== decisions[i]) this.wrong++;
+      }
+    }
+    if (answer.version !== null) this.versions.set(answer.version, (this.versions.get(answer.version) ?? 0) + 1);
+  }
+
+  /** A request that got no answer; `ms` is set for a timeout, whose wait is a latency too. */
+  failure(at: number, kind: string, ms: number | null): void {
+    this.#advance(at);
+    this.unanswered++;
+    if (ms !== null) {
+      recordMs(this.latency, ms);
+      recordMs(this.#window, ms);
+    }
+    this.#countError(kind);
+  }
+
+  #countError(kind: string): void {
+    this.errors++;
+    this.#windowErrors++;
+    this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
+  }
+
+  /** Closes the seconds that ended before `at`: completions come in time order, so one live window suffices. */
+  #advance(at: number): void {
+    this.lastDone = Number.isNaN(this.lastDone) ? at : Math.max(this.lastDone, at);
+    const index = Math.floor((at - this.clockZero) / 1000);
+    while (index > this.#windowIndex) this.#closeWindow();
+  }
+
+  #closeWindow(): void {
+    const s = summarise(this.#window);
+    this.timeline.push({ t: this.#windowIndex + 1, responses: this.#windowResponses, errors: this.#windowErrors, p50: s.p50, p99: s.p99, max: s.max, step: this.step });
+    this.#window.reset();
+    this.#windowResponses = 0;
+    this.#windowErrors = 0;
+    this.#windowIndex++;
+  }
+
+  /** Starts the timeline at the second the phase began in (a ramp's later steps start later). */
+  startAt(at: number): void {
+    this.#windowIndex = Math.max(0, Math.floor((at - this.clockZero) / 1000));
+  }
+
+  /** Closes the last, partial second. */
+  finish(): void {
+    if (this.#windowResponses > 0 || this.#windowErrors > 0) this.#closeWindow();
+  }
+
+  latencySummary(): LatencySummary {
+    return summarise(this.latency);
+  }
+}
