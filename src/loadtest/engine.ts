@@ -122,6 +122,8 @@ export class LoadEngine {
     this.#pool.dispatch(
       { method: request.method, path: request.path, headers: request.headers, ...(request.body === undefined ? {} : { body: request.body }) },
       {
+        // undici takes a handler as the new-style interface only when it has onRequestStart.
+        onRequestStart: () => {},
         onResponseStart: (_controller, statusCode, responseHeaders) => {
           status = statusCode;
           headers = responseHeaders;

@@ -24,8 +24,10 @@ const EMPTY: LatencySummary = { p50: Number.NaN, p90: Number.NaN, p99: Number.Na
 /** The percentiles every output shows, in milliseconds (NaN when nothing was recorded). */
 export function summarise(histogram: LatencyHistogram): LatencySummary {
   if (histogram.totalCount === 0) return { ...EMPTY };
-  const at = (p: number) => histogram.getValueAtPercentile(p) / 1000;
-  return { p50: at(50), p90: at(90), p99: at(99), 'p99.9': at(99.9), max: histogram.maxValue / 1000, mean: histogram.mean / 1000 };
+  // A percentile is reported as the top of its bucket, which may lie above the largest value recorded.
+  const max = histogram.maxValue / 1000;
+  const at = (p: number) => Math.min(max, histogram.getValueAtPercentile(p) / 1000);
+  return { p50: at(50), p90: at(90), p99: at(99), 'p99.9': at(99.9), max, mean: histogram.mean / 1000 };
 }
 
 /** Percentile spectrum for the report's distribution chart: [percentile, ms] from 0 up to the maximum. */
@@ -35,7 +37,7 @@ export function spectrum(histogram: LatencyHistogram): Array<[number, number]> {
   // Evenly spaced on the chart's axis, 1/(1-p): as many points between 99% and 99.9% as between 0 and 90%.
   for (let nines = 0; nines <= 5; nines += 0.05) {
     const p = 100 * (1 - 10 ** -nines);
-    points.push([p, histogram.getValueAtPercentile(p) / 1000]);
+    points.push([p, Math.min(histogram.maxValue, histogram.getValueAtPercentile(p)) / 1000]);
     if (histogram.totalCount * 10 ** -nines < 1) break;
   }
   points.push([100, histogram.maxValue / 1000]);

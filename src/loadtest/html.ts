@@ -1,6 +1,6 @@
 import type { PhaseSummary, Report } from './report.js';
 import { escapeXml as esc, lineChart, type Series } from './svg.js';
-import { describeModel } from './text.js';
+import { describeModel, versionsText } from './text.js';
 import { formatMs, formatShare, parseThreshold } from './thresholds.js';
 
 /**
@@ -107,7 +107,7 @@ export function renderHtml(report: Report): string {
        <p><strong>Knee:</strong> ${report.knee === null ? 'none (the first step was already beyond the bound)' : `${int(report.knee)} requests/s`}. The details below are the knee's step.</p>`
     : `<table>${row(head, true)}${row(phaseCells(r))}</table>`;
   const thresholds = report.thresholds.length
-    ? `<h2>Thresholds</h2><table>${row(['', 'threshold', 'measured'], true)}${report.thresholds.map((t) => row([t.ok ? '<span class="ok">ok</span>' : '<span class="fail">FAIL</span>', esc(t.expression) + (t.implicit ? ' (default)' : ''), esc(t.shown)])).join('')}</table>`
+    ? `<h2>Thresholds</h2><table class="left">${row(['', 'threshold', 'measured'], true)}${report.thresholds.map((t) => row([t.ok ? '<span class="ok">ok</span>' : '<span class="fail">FAIL</span>', esc(t.expression) + (t.implicit ? ' (default)' : ''), esc(t.shown)])).join('')}</table>`
     : '';
   const d = r.decisions;
   return `<!doctype html>
@@ -120,7 +120,7 @@ th:first-child,td:first-child{text-align:left}dl{display:grid;grid-template-colu
 .verdict{display:inline-block;padding:2px 10px;border-radius:4px;font-weight:600}.passed{background:#dcfce7;color:#166534}.failed{background:#fee2e2;color:#991b1b}
 .ok{color:#166534;font-weight:600}.fail{color:#991b1b;font-weight:600}code{font-size:12px;background:#f3f4f6;padding:1px 4px;border-radius:3px}
 svg.chart{display:block;margin:12px 0;max-width:100%;height:auto}.chart-title{font-size:13px;font-weight:600;fill:#111827}.tick,.legend,.marker{font-size:11px;fill:#4b5563}.axis-label{font-size:12px;fill:#374151}
-.grid{stroke:#f3f4f6}.frame{fill:none;stroke:#d1d5db}
+.grid{stroke:#f3f4f6}table.left td,table.left th{text-align:left}.frame{fill:none;stroke:#d1d5db}
 </style></head><body>
 <h1>castellan-loadtest: ${esc(report.target)}</h1>
 <p><span class="verdict ${report.passed ? 'passed">passed' : 'failed">failed'}</span>${report.interrupted ? ' (interrupted)' : ''}</p>
@@ -139,7 +139,7 @@ ${summary}
 <dt>answers</dt><dd>${int(r.responses)}: ${counted(r.statuses)}</dd>
 ${r.errors ? `<dt>errors</dt><dd>${counted(r.errorKinds)}</dd>` : ''}
 <dt>decisions</dt><dd>allowed ${int(d.allowed)}, denied ${int(d.denied)}${d.checked ? `; ${int(d.checked)} checked against the expected decision, ${int(d.wrong)} wrong` : ''}</dd>
-<dt>versions</dt><dd>${counted(r.versions)}</dd>
+<dt>versions</dt><dd>${esc(versionsText(r.versions))}</dd>
 ${r.sendLagMs ? `<dt>send lag</dt><dd>p50 ${msOf(r.sendLagMs.p50)}, p99 ${msOf(r.sendLagMs.p99)}, max ${msOf(r.sendLagMs.max)}: the generator's own delay after each slot</dd>` : ''}
 ${report.warnings.map((w) => `<dt>warning</dt><dd>${esc(w)}</dd>`).join('')}
 </dl>

@@ -74,7 +74,8 @@ async function buildWorkload(options: Options, api: ApiClient, policies: ReturnT
       };
   try {
     const sample = await sampleFrom(company.id, company.ownerToken, company.tokens);
-    const made = `synthetic company ${company.id} (${company.users} users, ${company.projects} projects, ${company.teams} teams; ${company.writes} admin writes in ${company.seconds.toFixed(1)} s${w.keep ? ', kept' : ', removed after the run'})`;
+    const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+    const made = `synthetic company ${company.id} (${plural(company.users, 'user')}, ${plural(company.projects, 'project')}, ${plural(company.teams, 'team')}; ${plural(company.writes, 'admin write')} in ${company.seconds.toFixed(1)} s${w.keep ? ', kept' : ', removed after the run'})`;
     return { cases: sample.cases, description: `${made}: ${describeSample(sample.summary)}`, cleanup, warnings: sample.summary.shortfall ? [sample.summary.shortfall] : [] };
   } catch (error) {
     await cleanup().catch(() => {});

@@ -62,8 +62,9 @@ const LOCAL_TOKEN_PRINCIPALS = 50;
 /**
  * Creates a company through the admin API, as its owner: users (platform users invited and
  * accepted with tokens signed by the development secret, or else local users, one scrypt
- * each on the server), projects, teams of about 25, each user in one team, every team granted
- * on two projects and every user directly on one. `remove` deletes the company (its audit
+ * each on the server), projects, teams (one per 50 users), every team granted on two
+ * projects; half the users in a team, the other half granted one project directly. About
+ * three admin writes per user, one after another: the company's write lock serialises them. `remove` deletes the company (its audit
  * log stays, as for any company; its id is retired).
  */
 export async function createSyntheticCompany(
@@ -117,7 +118,7 @@ export async function createSyntheticCompany(
           userId = `lt-${run}-u${i}`;
           await admin('POST', '/invitations/accept', undefined, await signToken(signer, userId, email, '10m'));
         } else {
-          const login = `u${i}`;
+          const login = `user${i}`;
           const password = randomBytes(18).toString('base64url');
           userId = (await admin<{ userId: string }>('POST', '/local-users', { login, password, firstName: 'Load', lastName: `User ${i}`, role })).userId;
           passwords.set(userId, { login, password });
@@ -130,32 +131,28 @@ export async function createSyntheticCompany(
     const projectIds = Array.from({ length: spec.projects }, (_, j) => `p${j}`);
     await mapConcurrent(projectIds, 8, (p) => admin('PUT', `/projects/${p}`, { name: `Project ${p}` }));
     company.projects = projectIds.length;
-    const teamCount = spec.teams ?? Math.max(1, Math.round(spec.users / 25));
+    const teamCount = spec.teams ?? Math.max(1, Math.round(spec.users / 50));
     const teamIds = Array.from({ length: teamCount }, (_, k) => `t${k}`);
     await mapConcurrent(teamIds, 8, (t) => admin('POST', '/teams', { id: t, name: `Team ${t}` }));
     company.teams = teamIds.length;
     const roles = options.projectRoles.map((r) => r.key).filter((key) => key !== 'project-admin');
     const grantRole = (n: number) => roles[n % Math.max(1, roles.length)] ?? 'project-admin';
-    let placed = 0;
-    if (teamIds.length > 0) {
-      await mapConcurrent(userIds, 8, async (userId, i) => {
-        await admin('PUT', `/teams/${teamIds[i % teamIds.length]}/members/${encodeURIComponent(userId)}`);
-        progress('team places', ++placed, userIds.length);
-      });
-    }
     if (projectIds.length > 0) {
       await mapConcurrent(teamIds, 8, async (t, k) => {
         for (const offset of [0, 1]) await admin('PUT', `/projects/${projectIds[(k * 2 + offset) % projectIds.length]}/members/teams/${t}`, { role: grantRole(k + offset) });
       });
-      let granted = 0;
-      await mapConcurrent(userIds, 8, async (userId, i) => {
-        await admin('PUT', `/projects/${projectIds[(i * 7) % projectIds.length]}/members/users/${encodeURIComponent(userId)}`, { role: grantRole(i) });
-        progress('direct grants', ++granted, userIds.length);
-      });
     }
+    // Half the users reach projects through a team, half through a grant of their own: one write each.
+    let placed = 0;
+    await mapConcurrent(userIds, 8, async (userId, i) => {
+      const user = encodeURIComponent(userId);
+      if (i % 2 === 0 && teamIds.length > 0) await admin('PUT', `/teams/${teamIds[(i / 2) % teamIds.length]}/members/${user}`);
+      else if (projectIds.length > 0) await admin('PUT', `/projects/${projectIds[(i * 7) % projectIds.length]}/members/users/${user}`, { role: grantRole(i) });
+      progress('team places and grants', ++placed, userIds.length);
+    });
     company.writes = writes;
     company.seconds = (performance.now() - started) / 1000;
-    options.log(`synthetic company ${id}: ${company.users} users, ${company.projects} projects, ${company.teams} teams in ${writes.toLocaleString('en-US')} admin writes, ${company.seconds.toFixed(1)} s`);
+    options.log(`synthetic company ${id} ready: users ${company.users}, projects ${company.projects}, teams ${company.teams}; ${writes.toLocaleString('en-US')} admin writes in ${company.seconds.toFixed(1)} s`);
     const tokens: TokenSource = signer
       ? signedTokens(signer)
       : {

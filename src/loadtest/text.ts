@@ -26,6 +26,13 @@ const counted = (map: Record<string, number>) =>
     .map(([k, v]) => `${k} × ${int(v)}`)
     .join(', ') || 'none';
 
+/** Versions the answers carried: one when the policy held still, several when it changed during the run. */
+export const versionsText = (versions: Record<string, number>) =>
+  Object.entries(versions)
+    .sort((a, b) => Number(a[0]) - Number(b[0]))
+    .map(([v, n]) => `${v} (${int(n)} answers)`)
+    .join(', ') || 'none';
+
 function errorsCell(p: PhaseSummary): string {
   const requests = p.responses + p.unanswered;
   return `${int(p.errors)} (${formatShare(requests ? p.errors / requests : 0)})`;
@@ -65,14 +72,15 @@ export function finalText(report: Report): string {
   if (r.errors) out.push(`errors     ${counted(r.errorKinds)}`);
   const d = r.decisions;
   out.push(`decisions  allowed ${int(d.allowed)}, denied ${int(d.denied)}${d.checked ? `; ${int(d.checked)} checked against the expected decision, ${int(d.wrong)} wrong` : ''}`);
-  out.push(`versions   ${counted(r.versions)}`);
+  out.push(`versions   ${versionsText(r.versions)}`);
   if (r.sendLagMs) out.push(`send lag   p50 ${msOf(r.sendLagMs.p50)}, p99 ${msOf(r.sendLagMs.p99)}, max ${msOf(r.sendLagMs.max)} (the generator's own delay after each slot)`);
   for (const warning of report.warnings) out.push(`warning    ${warning}`);
   if (report.interrupted) out.push('interrupted: the numbers cover the run until the interruption');
   if (report.thresholds.length) {
     out.push('');
     out.push('thresholds');
-    out.push(...table(report.thresholds.map((t) => [`  ${t.ok ? 'ok  ' : 'FAIL'}`, t.expression + (t.implicit ? ' (default)' : ''), t.shown]).map((row) => row)).map((l) => l));
+    const width = Math.max(...report.thresholds.map((t) => t.expression.length + (t.implicit ? 10 : 0)));
+    for (const t of report.thresholds) out.push(`  ${t.ok ? 'ok  ' : 'FAIL'}  ${(t.expression + (t.implicit ? ' (default)' : '')).padEnd(width)}   ${t.shown}`);
   }
   out.push('');
   out.push(report.passed ? 'passed' : `failed: ${report.thresholds.filter((t) => !t.ok).map((t) => t.expression).join(', ')}`);

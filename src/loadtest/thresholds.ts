@@ -69,7 +69,7 @@ const compare = (actual: number, op: Operator, bound: number): boolean =>
 
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '-';
-  if (ms < 1) return `${(ms * 1000).toPrecision(3).replace(/\.?0+$/, '')} µs`;
+  if (ms < 1) return `${Number((ms * 1000).toPrecision(3))} µs`;
   if (ms < 1000) return `${ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
   return `${(ms / 1000).toFixed(2)} s`;
 }
