@@ -187,8 +187,7 @@ export class LoadEngine {
    */
   async closed(options: PhaseOptions & { connections: number }): Promise<PhaseRecorder> {
     const started = performance.now();
-    const recorder = new PhaseRecorder(options.clockZero, options.step ?? 0);
-    recorder.startAt(started);
+    const recorder = new PhaseRecorder(started, options.clockZero, options.durationMs, options.step ?? 0);
     const deadline = started + options.durationMs;
     const stopProgress = this.#progress(recorder, started, options.onProgress);
     const loop = () => {
@@ -214,8 +213,7 @@ export class LoadEngine {
    */
   async open(options: PhaseOptions & { rate: number; maxInFlight: number }): Promise<PhaseRecorder> {
     const started = performance.now();
-    const recorder = new PhaseRecorder(options.clockZero, options.step ?? 0);
-    recorder.startAt(started);
+    const recorder = new PhaseRecorder(started, options.clockZero, options.durationMs, options.step ?? 0);
     const total = Math.max(1, Math.round((options.rate * options.durationMs) / 1000));
     const interval = 1000 / options.rate;
     const stopProgress = this.#progress(recorder, started, options.onProgress);
@@ -244,7 +242,7 @@ export class LoadEngine {
 
   /** Sends every request once, `concurrency` at a time, unrecorded, so caches are warm before measuring; stops after `limitMs`. */
   async warmup(requests: readonly PreparedRequest[], concurrency: number, limitMs: number): Promise<PhaseRecorder> {
-    const recorder = new PhaseRecorder(performance.now(), 0);
+    const recorder = new PhaseRecorder(performance.now(), performance.now(), limitMs, 0);
     const deadline = performance.now() + limitMs;
     let index = 0;
     await new Promise<void>((resolve) => {

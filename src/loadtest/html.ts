@@ -18,7 +18,8 @@ const STEP_COLORS = ['#1d4ed8', '#0891b2', '#059669', '#65a30d', '#ca8a04', '#ea
 
 function latencyOverTime(report: Report): string {
   const points = (pick: (p: Report['timeline'][number]) => number | null): Array<[number, number | null]> => report.timeline.map((p) => [p.t, pick(p)]);
-  const boundaries = report.steps.length > 1 ? report.steps.slice(1).map((s, i) => ({ at: report.timeline.find((p) => p.step === i + 1)?.t ?? 0, label: `${int(s.targetRate ?? 0)}/s` })) : [];
+  // A step's first point closes its first second: the step began a second before it.
+  const boundaries = report.steps.length > 1 ? report.steps.slice(1).map((s, i) => ({ at: (report.timeline.find((p) => p.step === i + 1)?.t ?? 1) - 1, label: `${int(s.targetRate ?? 0)}/s` })) : [];
   const latency = lineChart({
     title: 'Latency over time (each second, by completion)',
     x: { label: 'seconds since the start', min: 0 },
@@ -72,7 +73,7 @@ function rampChart(report: Report): string {
   const steps = report.steps;
   return lineChart({
     title: 'p99 against rate (ramp)',
-    x: { label: 'target requests/s', format: (v) => int(v) },
+    x: { label: 'target requests/s', format: (v) => int(v), min: 0, max: report.model.to },
     y: { label: 'latency', log: true, format: msTick },
     series: [
       { name: 'p99', color: COLORS.p99, points: steps.map((s) => [s.targetRate ?? 0, s.latencyMs.p99]), dots: true },

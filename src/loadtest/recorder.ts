@@ -3,9 +3,9 @@ import { createHistogram, recordMs, summarise, type LatencyHistogram, type Laten
 /** What a target's reader makes of one answer: the decisions in it and the version they were taken at, or why it is an error. */
 export type Answer = { ok: true; decisions: readonly boolean[]; version: string | null } | { ok: false; error: string };
 
-/** One second of a run, by completion time: how many answers came back and how late. */
+/** One second of a phase, by completion time (the drain after its end counted in its last second): how many answers came back and how late. */
 export interface TimelinePoint {
-  /** Seconds since the run (all steps of a ramp) began, at the end of this second. */
+  /** Seconds since the run (all steps of a ramp) began, at the end of this second of its phase. */
   t: number;
   responses: number;
   errors: number;
@@ -50,11 +50,22 @@ export class PhaseRecorder {
   #windowResponses = 0;
   #windowErrors = 0;
 
+  /** Seconds from the run's start (shared by a ramp's steps) to this phase's start. */
+  readonly #offsetS: number;
+  /** The phase's last whole second: answers that come in after the phase ended (the drain) count in it. */
+  readonly #lastIndex: number;
+
   constructor(
-    /** performance.now() at which the timeline's second 0 starts (the run's start, shared by a ramp's steps). */
-    private readonly clockZero: number,
+    /** performance.now() at which the phase starts; its seconds are counted from there. */
+    private readonly started: number,
+    /** performance.now() of the run's start: the timeline's zero. */
+    clockZero: number,
+    durationMs: number,
     private readonly step: number,
-  ) {}
+  ) {
+    this.#offsetS = (started - clockZero) / 1000;
+    this.#lastIndex = Math.max(0, Math.ceil(durationMs / 1000) - 1);
+  }
 
   noteSend(at: number): void {
     this.sent++;
@@ -112,22 +123,17 @@ export class PhaseRecorder {
   /** Closes the seconds that ended before `at`: completions come in time order, so one live window suffices. */
   #advance(at: number): void {
     this.lastDone = Number.isNaN(this.lastDone) ? at : Math.max(this.lastDone, at);
-    const index = Math.floor((at - this.clockZero) / 1000);
+    const index = Math.min(this.#lastIndex, Math.floor((at - this.started) / 1000));
     while (index > this.#windowIndex) this.#closeWindow();
   }
 
   #closeWindow(): void {
     const s = summarise(this.#window);
-    this.timeline.push({ t: this.#windowIndex + 1, responses: this.#windowResponses, errors: this.#windowErrors, p50: s.p50, p99: s.p99, max: s.max, step: this.step });
+    this.timeline.push({ t: Math.round((this.#offsetS + this.#windowIndex + 1) * 1000) / 1000, responses: this.#windowResponses, errors: this.#windowErrors, p50: s.p50, p99: s.p99, max: s.max, step: this.step });
     this.#window.reset();
     this.#windowResponses = 0;
     this.#windowErrors = 0;
     this.#windowIndex++;
-  }
-
-  /** Starts the timeline at the second the phase began in (a ramp's later steps start later). */
-  startAt(at: number): void {
-    this.#windowIndex = Math.max(0, Math.floor((at - this.clockZero) / 1000));
   }
 
   /** Closes the last, partial second. */

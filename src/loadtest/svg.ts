@@ -112,7 +112,9 @@ export function lineChart(spec: ChartSpec): string {
   parts.push(`<text transform="translate(16 ${(MARGIN.top + plotBottom) / 2}) rotate(-90)" class="axis-label" text-anchor="middle">${escapeXml(spec.y.label)}</text>`);
   for (const m of spec.vertical ?? []) {
     const px = x.map(m.at).toFixed(1);
-    parts.push(`<line x1="${px}" x2="${px}" y1="${MARGIN.top}" y2="${plotBottom}" stroke="${m.color ?? '#9ca3af'}" stroke-dasharray="4 3"/><text x="${px}" y="${MARGIN.top - 4}" class="marker" text-anchor="middle">${escapeXml(m.label)}</text>`);
+    // Inside the plot, beside its line; near the right edge it runs leftward so it is not cut off.
+    const end = Number(px) > plotRight - 60;
+    parts.push(`<line x1="${px}" x2="${px}" y1="${MARGIN.top}" y2="${plotBottom}" stroke="${m.color ?? '#9ca3af'}" stroke-dasharray="4 3"/><text x="${Number(px) + (end ? -4 : 4)}" y="${MARGIN.top + 12}" class="marker" text-anchor="${end ? 'end' : 'start'}">${escapeXml(m.label)}</text>`);
   }
   for (const m of spec.horizontal ?? []) {
     const py = y.map(m.at).toFixed(1);

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportSchema, type Report } from '../../src/loadtest/report.js';
 import { api, createTestEnvironment, signToken, TEST_JWT_SECRET, type TestApp, type TestEnvironment } from '../support/app.js';
+import { CHROMIUM, launchChromium } from '../support/chromium.js';
 import { servicesUp } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { seedCompany } from '../check/seed.js';
@@ -243,6 +244,76 @@ describe.skipIf(!servicesUp)('castellan-loadtest against a real Castellan', () =
     expect(r.result.decisions.wrong).toBe(0);
     expect((await api(app.url, 'GET', `/v1/companies/${company}`, undefined, { authorization: `Bearer ${owner}` })).status).toBe(404);
   });
+  it('--ramp: open-model steps at rising rates, the knee the highest within the bound; a knee threshold fails when no step is', async () => {
+    const workload = file('ramp.jsonl', knownChecks());
+    const reportFile = path.join(dir, 'ramp.html');
+    const base = ['--url', app.url, '--workload', workload, '--ramp', '20..60', '--ramp-steps', '3', '--json', '--quiet'];
+    const run = await loadtest([...base, '--duration', '1s', '--knee', 'p99<30s', '--threshold', 'knee>=60', '--report', reportFile]);
+    expect(run.code, run.stderr).toBe(0);
+    const r = report(run);
+    expect(r.model).toEqual({ kind: 'ramp', from: 20, to: 60, steps: 3, maxConnections: 64, knee: ['p99<30s'] });
+    expect(r.steps.map((s) => [s.targetRate, s.sent, s.within])).toEqual([
+      [20, 20, true],
+      [40, 40, true],
+      [60, 60, true],
+    ]);
+    expect(r.knee).toBe(60);
+    expect(r.result.targetRate).toBe(60);
+    expect(new Set(r.timeline.map((p) => p.step))).toEqual(new Set([0, 1, 2]));
+    expect(r.thresholds).toMatchObject([{ expression: 'knee>=60', ok: true, shown: '60/s' }, { expression: 'wrong==0', ok: true, implicit: true }]);
+    await expectReportDrawn(reportFile, 4);
+
+    // Beyond the bound from the first step: the ramp stops there, and there is no knee.
+    const none = await loadtest([...base, '--duration', '500ms', '--knee', 'p99<1us', '--threshold', 'knee>=20']);
+    expect(none.code, none.stderr).toBe(1);
+    const n = report(none);
+    expect(n.steps.map((s) => [s.targetRate, s.within])).toEqual([[20, false]]);
+    expect(n.steps[0]!.bound).toMatchObject([{ expression: 'p99<1us', ok: false }]);
+    expect(n.knee).toBeNull();
+    expect(n.thresholds[0]).toEqual({ expression: 'knee>=20', ok: false, actual: null, shown: 'no step within the bound', implicit: false });
+  });
+
+  it('--report for a single run: one self-contained file with latency over time, the answers per second and the distribution', async () => {
+    const workload = file('report.jsonl', knownChecks());
+    const reportFile = path.join(dir, 'run.html');
+    const run = await loadtest(['--url', app.url, '--workload', workload, '--rate', '200', '--duration', '2s', '--report', reportFile, '--quiet']);
+    expect(run.code, run.stderr).toBe(0);
+    await expectReportDrawn(reportFile, 3);
+  });
+
+  /**
+   * Opens the report in headless Chromium: no request leaves the page (no CDN, no script),
+   * and each chart is an SVG on screen with its lines drawn. The screenshot is kept in
+   * dist/test-artifacts/ to look at.
+   */
+  async function expectReportDrawn(file: string, charts: number): Promise<void> {
+    if (!CHROMIUM) return;
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+      const requested: string[] = [];
+      page.on('request', (request) => void requested.push(request.url()));
+      await page.goto(`file://${file}`);
+      expect(requested).toEqual([`file://${file}`]);
+      const svgs = page.locator('svg.chart');
+      expect(await svgs.count()).toBe(charts);
+      for (let i = 0; i < charts; i++) {
+        const chart = svgs.nth(i);
+        const box = await chart.boundingBox();
+        expect(box!.width).toBeGreaterThan(400);
+        expect(box!.height).toBeGreaterThan(150);
+        // Every chart has a drawn line of at least two points.
+        const longest = await chart.locator('polyline.series').evaluateAll((lines) => Math.max(0, ...lines.map((l) => (l.getAttribute('points') ?? '').trim().split(' ').length)));
+        expect(longest).toBeGreaterThanOrEqual(2);
+      }
+      expect(await page.locator('h1').textContent()).toMatch(/^castellan-loadtest: POST \/v1\/check$/);
+      const artifacts = path.join(root, 'dist/test-artifacts');
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: path.join(artifacts, `loadtest-${path.basename(file, '.html')}.png`), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  }
 });
 
 describe.skipIf(!servicesUp)('castellan-loadtest: the open model shows a stall the closed model hides', () => {
