@@ -1,6 +1,6 @@
 import type { PhaseSummary, Report } from './report.js';
 import { escapeXml as esc, lineChart, type Series } from './svg.js';
-import { describeModel, versionsText } from './text.js';
+import { describeModel, plural, versionsText } from './text.js';
 import { formatMs, formatShare, parseThreshold } from './thresholds.js';
 
 /**
@@ -129,7 +129,7 @@ svg.chart{display:block;margin:12px 0;max-width:100%;height:auto}.chart-title{fo
 <dt>target</dt><dd>${esc(report.url)}</dd>
 <dt>model</dt><dd>${esc(describeModel(report))}</dd>
 <dt>workload</dt><dd>${esc(report.workload.description)}${report.workload.skipped ? `; left out: ${esc(report.workload.skippedWhy ?? '')}` : ''}</dd>
-<dt>warm-up</dt><dd>${report.warmup ? `${int(report.warmup.requests)} requests in ${report.warmup.seconds.toFixed(1)} s, unrecorded` : 'none (cold)'}</dd>
+<dt>warm-up</dt><dd>${report.warmup ? `${plural(report.warmup.requests, 'request')} in ${report.warmup.seconds.toFixed(1)} s, unrecorded` : 'none (cold)'}</dd>
 <dt>started</dt><dd>${esc(report.startedAt)}</dd>
 <dt>load generator</dt><dd>${esc(`${report.machine.hostname}: ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, load average ${report.machine.loadAverage.join(', ')}`)}</dd>
 <dt>command</dt><dd><code>${esc(report.commandLine)}</code></dd>

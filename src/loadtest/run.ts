@@ -10,7 +10,7 @@ import { judgeStep, kneeOf, rampRates } from './ramp.js';
 import { machine, summarisePhase, thresholdSubject, type PhaseSummary, type Report, type StepSummary } from './report.js';
 import { createSyntheticCompany, signedTokens, type SyntheticCompany } from './synthetic.js';
 import { prepareTarget } from './targets.js';
-import { finalText, progressLine } from './text.js';
+import { finalText, plural, progressLine } from './text.js';
 import { evaluateThreshold, formatMs, parseThreshold } from './thresholds.js';
 
 /** Something about the target or the workload that stops the run before any load (exit 2). */
@@ -58,7 +58,7 @@ async function buildWorkload(options: Options, api: ApiClient, policies: ReturnT
   if (w.source === 'file') {
     const cases = readWorkloadFile(w.file, policies.catalog);
     const expected = cases.filter((c) => c.expect !== null).length;
-    return { cases, description: `file ${w.file}: ${cases.length} checks${expected ? `, ${expected} with an expected decision` : ''}`, cleanup: null, warnings: [] };
+    return { cases, description: `file ${w.file}: ${plural(cases.length, 'check')}${expected ? `, ${expected.toLocaleString('en-US')} with an expected decision` : ''}`, cleanup: null, warnings: [] };
   }
   if (w.source === 'company') {
     if (forwardAuth && !options.signer) throw new SetupError("--endpoint forward-auth with --company needs the users' tokens: --jwt-secret (a deployment with AUTH_JWT_SECRET), or a --workload file whose lines carry \"token\"");
@@ -74,7 +74,6 @@ async function buildWorkload(options: Options, api: ApiClient, policies: ReturnT
       };
   try {
     const sample = await sampleFrom(company.id, company.ownerToken, company.tokens);
-    const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
     const made = `synthetic company ${company.id} (${plural(company.users, 'user')}, ${plural(company.projects, 'project')}, ${plural(company.teams, 'team')}; ${plural(company.writes, 'admin write')} in ${company.seconds.toFixed(1)} s${w.keep ? ', kept' : ', removed after the run'})`;
     return { cases: sample.cases, description: `${made}: ${describeSample(sample.summary)}`, cleanup, warnings: sample.summary.shortfall ? [sample.summary.shortfall] : [] };
   } catch (error) {

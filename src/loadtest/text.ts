@@ -4,6 +4,8 @@ import type { PhaseSummary, Report } from './report.js';
 import { formatMs, formatShare } from './thresholds.js';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
+/** "1 check", "2,000 checks". */
+export const plural = (n: number, word: string) => `${int(n)} ${word}${n === 1 ? '' : 's'}`;
 const msOf = (v: number | null) => (v === null ? '-' : formatMs(v));
 
 /** The live line: elapsed, rate achieved in the last second, p50/p99 so far, errors. */
@@ -55,7 +57,7 @@ export function finalText(report: Report): string {
   out.push(`workload   ${report.workload.description}`);
   if (report.workload.skipped) out.push(`           left out: ${report.workload.skippedWhy}`);
   out.push(`model      ${describeModel(report)}`);
-  if (report.warmup) out.push(`warm-up    ${int(report.warmup.requests)} requests in ${report.warmup.seconds.toFixed(1)} s, unrecorded (${int(report.warmup.errors)} errors)`);
+  if (report.warmup) out.push(`warm-up    ${plural(report.warmup.requests, 'request')} in ${report.warmup.seconds.toFixed(1)} s, unrecorded (${int(report.warmup.errors)} errors)`);
   out.push('');
   const head = ['', 'requests/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'errors'];
   if (report.steps.length) {

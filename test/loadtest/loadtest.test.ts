@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,26 @@ function report(run: CliRun): Report {
     throw new Error(`no JSON report (exit ${run.code}): ${(error as Error).message}\nstdout: ${run.stdout.slice(0, 2000)}\nstderr: ${run.stderr.slice(0, 2000)}`);
   }
 }
+
+describe('the commands', () => {
+  it('castellan-loadtest and castellan loadtest are executables (package.json bin) that print their usage', async () => {
+    const bin = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).bin;
+    expect(bin).toEqual({ castellan: 'dist/cli.js', 'castellan-loadtest': 'dist/loadtest/cli.js' });
+    const run = (file: string, args: string[]) => spawnSync(path.join(root, file), args, { encoding: 'utf8' });
+    const direct = run(bin['castellan-loadtest'], ['--help']);
+    expect(direct.status).toBe(0);
+    expect(direct.stdout).toMatch(/^castellan-loadtest: load a Castellan deployment/);
+    const launched = run(bin.castellan, ['loadtest', '--help']);
+    expect(launched.status).toBe(0);
+    expect(launched.stdout).toBe(direct.stdout);
+    const unknown = run(bin.castellan, ['launch']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('castellan: unknown command "launch"');
+    const usage = run(bin.castellan, ['loadtest', '--rate', 'x']);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('--rate: must be a number');
+  });
+});
 
 describe.skipIf(!servicesUp)('castellan-loadtest against a real Castellan', () => {
   let env: TestEnvironment;
