@@ -1,7 +1,7 @@
 import type { PhaseSummary, Report } from './report.js';
 import { escapeXml as esc, lineChart, type Series } from './svg.js';
-import { describeModel, plural, versionsText } from './text.js';
-import { formatMs, formatShare, parseThreshold } from './thresholds.js';
+import { describeModel, int, msOf, plural, versionsText } from './text.js';
+import { formatShare, parseThreshold } from './thresholds.js';
 
 /**
  * `--report report.html`: one self-contained file (inline CSS and SVG, no script, nothing
@@ -9,8 +9,6 @@ import { formatMs, formatShare, parseThreshold } from './thresholds.js';
  * ramp, p99 against rate.
  */
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const msOf = (v: number | null) => (v === null ? '-' : formatMs(v));
 const msTick = (v: number) => (v >= 1000 ? `${v / 1000} s` : v >= 1 ? `${v} ms` : `${Number((v * 1000).toPrecision(3))} µs`);
 
 const COLORS = { p50: '#2563eb', p99: '#ea580c', max: '#6b7280', rate: '#059669' };

@@ -10,7 +10,7 @@ import { judgeStep, kneeOf, rampRates } from './ramp.js';
 import { machine, summarisePhase, thresholdSubject, type PhaseSummary, type Report, type StepSummary } from './report.js';
 import { createSyntheticCompany, signedTokens, type SyntheticCompany } from './synthetic.js';
 import { prepareTarget } from './targets.js';
-import { finalText, plural, progressLine } from './text.js';
+import { finalText, int, plural, progressLine } from './text.js';
 import { evaluateThreshold, formatMs, parseThreshold } from './thresholds.js';
 
 /** Something about the target or the workload that stops the run before any load (exit 2). */
@@ -53,7 +53,7 @@ async function buildWorkload(options: Options, api: ApiClient, policies: ReturnT
       log: io.log,
     });
   const describeSample = (s: CompanySample['summary']) =>
-    `${s.allowed + s.denied} questions (${s.allowed} allowed, ${s.denied} denied when sampled) from ${s.principals} of ${s.activeMembers} active members, ${s.registeredProjects} registered projects`;
+    `${plural(s.allowed + s.denied, 'question')} (${int(s.allowed)} allowed, ${int(s.denied)} denied when sampled) from ${int(s.principals)} of ${plural(s.activeMembers, 'active member')}, ${plural(s.registeredProjects, 'registered project')}`;
   const w = options.workload;
   if (w.source === 'file') {
     const cases = readWorkloadFile(w.file, policies.catalog);

@@ -3,10 +3,10 @@ import { summarise } from './histogram.js';
 import type { PhaseSummary, Report } from './report.js';
 import { formatMs, formatShare } from './thresholds.js';
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
+export const int = (n: number) => Math.round(n).toLocaleString('en-US');
 /** "1 check", "2,000 checks". */
 export const plural = (n: number, word: string) => `${int(n)} ${word}${n === 1 ? '' : 's'}`;
-const msOf = (v: number | null) => (v === null ? '-' : formatMs(v));
+export const msOf = (v: number | null) => (v === null ? '-' : formatMs(v));
 
 /** The live line: elapsed, rate achieved in the last second, p50/p99 so far, errors. */
 export function progressLine(p: Progress, context: { targetRate: number | null; durationS: number; step: string }): string {
