@@ -85,6 +85,6 @@ export function finalText(report: Report): string {
     for (const t of report.thresholds) out.push(`  ${t.ok ? 'ok  ' : 'FAIL'}  ${(t.expression + (t.implicit ? ' (default)' : '')).padEnd(width)}   ${t.shown}`);
   }
   out.push('');
-  out.push(report.passed ? 'passed' : `failed: ${report.thresholds.filter((t) => !t.ok).map((t) => t.expression).join(', ')}`);
+  out.push(report.passed ? 'passed' : `failed: ${[...report.thresholds.filter((t) => !t.ok).map((t) => t.expression), ...(report.interrupted ? ['interrupted'] : [])].join(', ')}`);
   return out.join('\n');
 }
