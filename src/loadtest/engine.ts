@@ -200,6 +200,7 @@ export class LoadEngine {
     await sleep(options.durationMs, options.signal);
     await this.#drained();
     stopProgress();
+    recorder.interrupted = options.signal?.aborted === true;
     recorder.finish();
     return recorder;
   }
@@ -236,6 +237,7 @@ export class LoadEngine {
     });
     await this.#drained();
     stopProgress();
+    recorder.interrupted = options.signal?.aborted === true;
     recorder.finish();
     return recorder;
   }

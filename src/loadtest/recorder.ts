@@ -54,13 +54,15 @@ export class PhaseRecorder {
   readonly #offsetS: number;
   /** The phase's last whole second: answers that come in after the phase ended (the drain) count in it. */
   readonly #lastIndex: number;
+  /** Set when the phase was cut short (Ctrl-C): its span is then what ran, not what was asked. */
+  interrupted = false;
 
   constructor(
     /** performance.now() at which the phase starts; its seconds are counted from there. */
     private readonly started: number,
     /** performance.now() of the run's start: the timeline's zero. */
     clockZero: number,
-    durationMs: number,
+    readonly durationMs: number,
     private readonly step: number,
   ) {
     this.#offsetS = (started - clockZero) / 1000;

@@ -16,7 +16,7 @@ const counts = z.record(z.string(), z.number().int());
 export const phaseSchema = z.object({
   /** Open model: the rate asked for; closed model: null. */
   targetRate: z.number().nullable(),
-  durationS: z.number().describe('from the first send to the last answer'),
+  durationS: z.number().describe('the time asked for, or from the first send to the last answer when that was longer (or the run was interrupted)'),
   sent: z.number().int(),
   responses: z.number().int().describe('answers of any status'),
   errors: z.number().int().describe('requests without a decision: unexpected status, timeout, connection error, dropped'),
@@ -87,7 +87,10 @@ export type Report = z.infer<typeof reportSchema>;
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
 export function summarisePhase(recorder: PhaseRecorder, targetRate: number | null): PhaseSummary {
-  const span = Number.isNaN(recorder.firstSend) || Number.isNaN(recorder.lastDone) ? 0 : (recorder.lastDone - recorder.firstSend) / 1000;
+  const measured = Number.isNaN(recorder.firstSend) || Number.isNaN(recorder.lastDone) ? 0 : (recorder.lastDone - recorder.firstSend) / 1000;
+  // The rate is over the time asked for, or longer when the last answers came after it: the
+  // open model's last slot is due 1/rate before the end, so the span alone would overstate it.
+  const span = recorder.interrupted || measured === 0 ? measured : Math.max(measured, recorder.durationMs / 1000);
   const latency = summarise(recorder.latency);
   const lag = targetRate === null ? null : summarise(recorder.sendLag);
   const record = (map: ReadonlyMap<string | number, number>) => Object.fromEntries([...map].map(([k, v]) => [String(k), v]));
