@@ -3,8 +3,9 @@ import { evaluateThreshold, type Threshold, type ThresholdOutcome, type Threshol
 /**
  * `--ramp 1000..20000`: open-model steps at rising rates, to find the knee, the highest rate
  * whose answers stay within the bound (`--knee`, by default p99<5ms and errors<1%). A step
- * also fails when the server did not keep up (achieved under 95% of the target rate): a
- * queue that keeps growing is no steady state, whatever its p99 says so far. Pure.
+ * also fails when the server did not keep up (its median second answered under 95% of the
+ * target rate; the drain after the step counts in its last second, so a slow tail alone does
+ * not fail it): a queue that keeps growing is no steady state, whatever its p99 says so far. Pure.
  */
 
 export interface RampSpec {

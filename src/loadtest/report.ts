@@ -23,6 +23,7 @@ export const phaseSchema = z.object({
   unanswered: z.number().int().describe('errors without an answer: timeouts, connection errors, dropped'),
   dropped: z.number().int(),
   rate: z.number().describe('answers per second achieved'),
+  sustainedRate: z.number().describe("the median second's answers: what a ramp compares with its target (a slow drain after the end does not count against it)"),
   latencyMs: latencySchema,
   statuses: counts,
   errorKinds: counts,
@@ -84,6 +85,13 @@ export const reportSchema = z.object({
 });
 export type Report = z.infer<typeof reportSchema>;
 
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
 export function summarisePhase(recorder: PhaseRecorder, targetRate: number | null): PhaseSummary {
@@ -103,6 +111,7 @@ export function summarisePhase(recorder: PhaseRecorder, targetRate: number | nul
     unanswered: recorder.unanswered,
     dropped: recorder.dropped,
     rate: span > 0 ? recorder.responses / span : 0,
+    sustainedRate: median(recorder.timeline.map((p) => p.responses)),
     latencyMs: { p50: finite(latency.p50), p90: finite(latency.p90), p99: finite(latency.p99), 'p99.9': finite(latency['p99.9']), max: finite(latency.max), mean: finite(latency.mean) },
     statuses: record(recorder.statuses),
     errorKinds: record(recorder.errorKinds),

@@ -156,7 +156,7 @@ export async function run(options: Options, io: RunIo): Promise<Report> {
           const rate = rates[i]!;
           const recorder = await engine.open({ ...phaseOptions, rate, maxInFlight: model.maxInFlight, step: i, onProgress: progress(rate, `step ${i + 1}/${rates.length} `) });
           const phase = summarisePhase(recorder, rate);
-          const verdict = judgeStep(model.knee, thresholdSubject(phase), rate);
+          const verdict = judgeStep(model.knee, { ...thresholdSubject(phase), rate: phase.sustainedRate }, rate);
           steps.push({ ...phase, within: verdict.within, keptUp: verdict.keptUp, bound: verdict.outcomes.map((o) => ({ expression: o.expression, ok: o.ok, shown: o.shown })) });
           timeline.push(...recorder.timeline);
           io.log(`step ${i + 1}/${rates.length}: ${rate.toLocaleString('en-US')}/s target, ${Math.round(phase.rate).toLocaleString('en-US')}/s achieved, p99 ${formatMs(phase.latencyMs.p99 ?? Number.NaN)}: ${verdict.within ? 'within the bound' : verdict.keptUp ? 'beyond the bound' : 'the server fell behind'}`);
