@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { PolicyFileError } from './policy/catalog.js';
 import { ShutdownDeadlineError } from './server.js';
+import { DataDirLockedError } from './store/data-dir-lock.js';
 import { MigrationError } from './store/migrator.js';
 
 /** Closing PostgreSQL and Redis after the drain is quick; this only bounds one that hangs. */
@@ -10,9 +11,16 @@ const DEPENDENCY_CLOSE_GRACE_MS = 5000;
 
 /** Expected start-up failures print one clear message, not a stack trace. */
 function fatal(error: unknown): never {
-  const known = error instanceof ConfigError || error instanceof PolicyFileError || error instanceof MigrationError;
-  console.error(known ? (error as Error).message : error);
+  const known = error instanceof ConfigError || error instanceof PolicyFileError || error instanceof MigrationError || error instanceof DataDirLockedError;
+  console.error(known ? (error as Error).message : (portTaken(error) ?? error));
   process.exit(1);
+}
+
+function portTaken(error: unknown): string | undefined {
+  const { code, address, port } = (error ?? {}) as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (code === 'EADDRINUSE') return `port ${port} on ${address} is in use by another process: stop it, or set PORT (and HOST) to a free one`;
+  if (code === 'EACCES') return `not allowed to listen on port ${port} on ${address}: use a port above 1023, or set HOST/PORT`;
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import type { Database } from './schema.js';
 
 export type StoreKind = 'postgres' | 'pglite';
@@ -19,11 +20,22 @@ export interface StoreOptions {
   /** Directory for embedded PGlite data; `memory://` keeps it in memory (tests). */
   dataDir: string;
   poolSize?: number;
+  /** Who opens an embedded directory, named to a second opener it refuses (default "a castellan server"). */
+  opener?: string;
+}
+
+/**
+ * Readiness reads a table the check path reads: `select 1` answers from a server whose data
+ * files are damaged (an embedded directory reset under a running server answered it while
+ * every real read failed).
+ */
+async function readsItsTables(db: Kysely<Database>): Promise<void> {
+  await sql`select company_id from policy_versions limit 1`.execute(db);
 }
 
 // pg returns int8 as a string by default, which is what we want for versions; count(*) too.
 export async function openStore(options: StoreOptions): Promise<Store> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize ?? 10) : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize ?? 10) : openPglite(options.dataDir, options.opener ?? 'a castellan server');
 }
 
 function openPostgres(databaseUrl: string, poolSize: number): Store {
@@ -39,32 +51,41 @@ function openPostgres(databaseUrl: string, poolSize: number): Store {
     db,
     kind: 'postgres',
     location: `${url.hostname}:${url.port || 5432}${url.pathname}`,
-    ping: async () => {
-      await sql`select 1`.execute(db);
-    },
+    ping: () => readsItsTables(db),
     close: () => db.destroy(),
   };
 }
 
-async function openPglite(dataDir: string): Promise<Store> {
+async function openPglite(dataDir: string, opener: string): Promise<Store> {
   const [{ PGlite }, { PGliteDialect }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('kysely-pglite-dialect'),
   ]);
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  let lock: DataDirLock | undefined;
+  if (!dataDir.startsWith('memory://')) {
+    mkdirSync(dataDir, { recursive: true });
+    lock = lockDataDir(dataDir, opener);
+  }
   const pglite = new PGlite(dataDir);
-  await pglite.waitReady;
+  try {
+    await pglite.waitReady;
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
     db,
     kind: 'pglite',
     location: dataDir,
-    ping: async () => {
-      await sql`select 1`.execute(db);
-    },
+    ping: () => readsItsTables(db),
     close: async () => {
-      await db.destroy();
-      if (!pglite.closed) await pglite.close();
+      try {
+        await db.destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }
