@@ -18,6 +18,7 @@ import { createCheckHandler } from './check/http-handler.js';
 import { checkApiRoutes, createCheckRouter } from './check/routes.js';
 import { createCheckTokenGuard } from './check/check-token.js';
 import { createCheckService } from './check/service.js';
+import { docsRouter } from './docs/routes.js';
 import { devSecretPath, ensureDevSecret, usesDevSecret } from './auth/dev-secret.js';
 import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './check/policy-bus.js';
 import { connectRedis } from './check/redis.js';
@@ -171,6 +172,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),
+        docsRouter({ version: PACKAGE_VERSION }),
       ],
       probes,
       logger,
