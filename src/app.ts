@@ -17,6 +17,8 @@ import { createCheckHandler } from './check/http-handler.js';
 import { checkApiRoutes, createCheckRouter } from './check/routes.js';
 import { createCheckTokenGuard } from './check/check-token.js';
 import { createCheckService } from './check/service.js';
+import { docsRouter } from './docs/routes.js';
+import { devSecretPath, ensureDevSecret, usesDevSecret } from './auth/dev-secret.js';
 import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './check/policy-bus.js';
 import { connectRedis, type RedisConnections, type RedisMode, type RedisTarget } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
@@ -43,6 +45,8 @@ export interface Castellan {
   readonly abilities: AbilityProvider;
   readonly bus: PolicyBus;
   readonly mode: { store: Store['kind']; cache: 'redis' | 'in-process'; redis: RedisMode | null };
+  /** Tokens signed with DATA_DIR's generated development secret are accepted (embedded mode, nothing configured). */
+  readonly developmentIdentity: boolean;
   listen(): Promise<string>;
   /**
    * Graceful stop: no new connections, requests in flight finish, then PostgreSQL and Redis
@@ -128,10 +132,18 @@ export async function createCastellan(config: Config, options: CastellanOptions 
 
     // One line for every scrypt of the instance: logins and new local users' passwords.
     const hashing = createHashQueue({ concurrency: config.SCRYPT_CONCURRENCY, maxWaiting: config.SCRYPT_QUEUE });
+    // After the store: the directory exists and this process holds it.
+    const devSecret = usesDevSecret(config) ? ensureDevSecret(config.DATA_DIR) : undefined;
+    if (devSecret) {
+      logger.warn(
+        { secretFile: devSecretPath(config.DATA_DIR), created: devSecret.created },
+        'development identity provider: tokens signed with the secret in DATA_DIR are accepted (npm run dev-token); set AUTH_JWKS_URL (or AUTH_JWT_SECRET) for your own',
+      );
+    }
     const auth = await createAuth({
       db: store.db,
       config: {
-        jwtSecret: config.AUTH_JWT_SECRET,
+        jwtSecret: config.AUTH_JWT_SECRET ?? devSecret?.secret,
         jwksUrl: config.AUTH_JWKS_URL,
         issuer: config.AUTH_ISSUER,
         audience: config.AUTH_AUDIENCE,
@@ -178,6 +190,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),
+        docsRouter({ version: PACKAGE_VERSION }),
       ],
       probes,
       logger,
@@ -198,6 +211,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       abilities,
       bus,
       mode,
+      developmentIdentity: devSecret !== undefined,
       listen: () =>
         new Promise((resolve, reject) => {
           server.once('error', reject);

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import type { Database } from './schema.js';
 
 export type StoreKind = 'postgres' | 'pglite';
@@ -29,11 +30,22 @@ export interface StoreOptions extends PoolOptions {
   databaseUrl?: string | undefined;
   /** Directory for embedded PGlite data; `memory://` keeps it in memory (tests). */
   dataDir: string;
+  /** Who opens an embedded directory, named to a second opener it refuses (default "a castellan server"). */
+  opener?: string;
+}
+
+/**
+ * Readiness reads a table the check path reads: `select 1` answers from a server whose data
+ * files are damaged (an embedded directory reset under a running server answered it while
+ * every real read failed).
+ */
+async function readsItsTables(db: Kysely<Database>): Promise<void> {
+  await sql`select company_id from policy_versions limit 1`.execute(db);
 }
 
 // pg returns int8 as a string by default, which is what we want for versions; count(*) too.
 export async function openStore(options: StoreOptions): Promise<Store> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir, options.opener ?? 'a castellan server');
 }
 
 /** A read-only PostgreSQL (DATABASE_READ_URL): every transaction on it is read-only, whatever the server is. */
@@ -64,9 +76,7 @@ function openPostgres(databaseUrl: string, options: PoolOptions, { readOnly = fa
     db,
     kind: 'postgres',
     location: `${url.hostname}:${url.port || 5432}${url.pathname}`,
-    ping: async () => {
-      await sql`select 1`.execute(db);
-    },
+    ping: () => readsItsTables(db),
     close: () => db.destroy(),
   };
 }
@@ -93,29 +103,40 @@ async function initPgliteDirectory(dataDir: string): Promise<void> {
   if (code !== 0) throw new Error(`could not create the embedded database in ${dataDir}: ${errors.trim() || `exit code ${code}`}`);
 }
 
-async function openPglite(dataDir: string): Promise<Store> {
+async function openPglite(dataDir: string, opener: string): Promise<Store> {
   const [{ PGlite }, { PGliteDialect }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('kysely-pglite-dialect'),
   ]);
   const inMemory = dataDir.startsWith('memory://');
+  let lock: DataDirLock | undefined;
   if (!inMemory) {
     mkdirSync(dataDir, { recursive: true });
-    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await initPgliteDirectory(dataDir);
+    // Before anything opens the directory, initdb's child included.
+    lock = lockDataDir(dataDir, opener);
   }
-  const pglite = new PGlite(dataDir, { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`] });
-  await pglite.waitReady;
+  let pglite: InstanceType<typeof PGlite>;
+  try {
+    if (!inMemory && !existsSync(path.join(dataDir, 'PG_VERSION'))) await initPgliteDirectory(dataDir);
+    pglite = new PGlite(dataDir, { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`] });
+    await pglite.waitReady;
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
     db,
     kind: 'pglite',
     location: dataDir,
-    ping: async () => {
-      await sql`select 1`.execute(db);
-    },
+    ping: () => readsItsTables(db),
     close: async () => {
-      await db.destroy();
-      if (!pglite.closed) await pglite.close();
+      try {
+        await db.destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }
