@@ -236,11 +236,12 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue; inv
   async function renew(ctx: LockedWriteContext, rights: CallerRights, companyId: string, before: MemberView, content: InvitationContent): Promise<MemberView> {
     const { trx, audit, emit } = ctx;
     await assertMayAssignRole(trx, policies, rights, content.role);
-    await assertMayGive(trx, policies, rights, before.userId, null, { status: 'active', owner: false, ...content });
-    await assertSeatsAvailable(trx, companyId, extraSeats(before, { status: 'invited', ...content }));
+    const { role, applicationAccess, developerAccess } = content;
+    await assertMayGive(trx, policies, rights, before.userId, null, { status: 'active', owner: false, role, applicationAccess, developerAccess });
+    await assertSeatsAvailable(trx, companyId, extraSeats(before, { status: 'invited', applicationAccess, developerAccess }));
     await trx
       .updateTable('memberships')
-      .set({ role: content.role, application_access: content.applicationAccess, developer_access: content.developerAccess, invitation_expires_at: expiry(), invited_by: rights.caller.sub })
+      .set({ role, application_access: applicationAccess, developer_access: developerAccess, invitation_expires_at: expiry(), invited_by: rights.caller.sub })
       .where('company_id', '=', companyId)
       .where('user_id', '=', before.userId)
       .execute();
@@ -285,8 +286,8 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue; inv
 
         await assertMayAssignRole(trx, policies, rights, input.role);
         // Accepting needs nobody's further say: the invitation is the grant.
-        await assertMayGive(trx, policies, rights, null, null, { status: 'active', owner: false, ...content });
-        await assertSeatsAvailable(trx, companyId, extraSeats(null, { status: 'invited', ...content }));
+        await assertMayGive(trx, policies, rights, null, null, { ...content, status: 'active', owner: false });
+        await assertSeatsAvailable(trx, companyId, extraSeats(null, { ...content, status: 'invited' }));
         const userId = `${INVITE_PREFIX}${randomUUID()}`;
         await trx.insertInto('users').values({ id: userId, kind: 'platform', email: input.email }).execute();
         await trx
@@ -316,7 +317,7 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue; inv
         assertCan(ctx.rights, MAY_INVITE);
         const before = await loadMember(ctx.trx, companyId, userId);
         if (!isInvitation(before)) throw new ConflictError(`member ${userId} is not an invitation (status ${before.status})`, { userId, status: before.status });
-        return renew(ctx, ctx.rights, companyId, before, before);
+        return renew(ctx, ctx.rights, companyId, before, { role: before.role, applicationAccess: before.applicationAccess, developerAccess: before.developerAccess });
       }, { authorise: MAY_INVITE });
       return { ...result, version };
     },
