@@ -224,9 +224,11 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         }),
       close() {
         closing ??= (async () => {
+          // The webhook worker stops claiming at once; its attempts in flight (each within WEBHOOK_TIMEOUT_MS)
+          // finish beside the drain, and record their outcome before PostgreSQL closes.
+          const webhooksStopped = webhooks?.stop();
           const { drained } = await drainServer(server, config.SHUTDOWN_TIMEOUT_MS);
-          // Attempts in flight finish (each within WEBHOOK_TIMEOUT_MS) and record their outcome before PostgreSQL closes.
-          await webhooks?.stop();
+          await webhooksStopped;
           // Dependencies close only once no request can use them any more.
           for (const close of closers.reverse()) {
             await close().catch((error: unknown) => logger.warn({ err: error }, 'error while closing a dependency'));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { adminClient, createCompany, type AdminClient } from '../support/admin.js';
+import { adminClient, createCompany } from '../support/admin.js';
 import { api, createTestEnvironment, startApp, type TestApp, type TestEnvironment } from '../support/app.js';
 import { servicesUp } from '../support/services.js';
 import { startReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
