@@ -1,7 +1,7 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import type { Caller } from '../context.js';
-import { asciiLowerCase, asciiLowerSql, domainMemberSql, invitationExpiredSql } from '../users.js';
+import { invitationsTo, toView } from '../members/service.js';
 import type { MeView } from './schemas.js';
 
 /**
@@ -20,25 +20,9 @@ export function createMeService(db: Kysely<Database>) {
         .orderBy('c.id')
         .execute();
       const invitations = caller.email
-        ? await db
-            .selectFrom('memberships as m')
-            .innerJoin('users as u', 'u.id', 'm.user_id')
+        ? await invitationsTo(db, caller.email)
             .innerJoin('companies as c', 'c.id', 'm.company_id')
-            .select([
-              'c.id',
-              'c.name',
-              'm.user_id',
-              'u.email',
-              'm.role',
-              'm.application_access',
-              'm.developer_access',
-              'm.invitation_expires_at',
-              'm.invited_by',
-              invitationExpiredSql().as('expired'),
-              domainMemberSql().as('domain_member'),
-            ])
-            .where('m.status', '=', 'invited')
-            .where(asciiLowerSql(sql.ref('u.email')), '=', asciiLowerCase(caller.email))
+            .select(['c.id as company_id', 'c.name as company_name'])
             .orderBy('c.id')
             .execute()
         : [];
@@ -54,18 +38,21 @@ export function createMeService(db: Kysely<Database>) {
           applicationAccess: m.application_access,
           developerAccess: m.developer_access,
         })),
-        invitations: invitations.map((i) => ({
-          company: { id: i.id, name: i.name },
-          invitationId: i.user_id,
-          email: i.email!,
-          role: i.role,
-          applicationAccess: i.application_access,
-          developerAccess: i.developer_access,
-          type: i.domain_member ? 'member' : 'guest',
-          status: i.expired ? 'expired' : 'invited',
-          expiresAt: new Date(i.invitation_expires_at).toISOString(),
-          invitedBy: i.invited_by,
-        })),
+        invitations: invitations.map((row) => {
+          const invitation = toView(row);
+          return {
+            company: { id: row.company_id, name: row.company_name },
+            invitationId: invitation.userId,
+            email: invitation.email!,
+            role: invitation.role,
+            applicationAccess: invitation.applicationAccess,
+            developerAccess: invitation.developerAccess,
+            type: invitation.type,
+            status: invitation.status === 'expired' ? 'expired' : 'invited',
+            expiresAt: invitation.invitation!.expiresAt,
+            invitedBy: invitation.invitation!.invitedBy,
+          };
+        }),
       };
     },
   };

@@ -19,8 +19,8 @@ import type { InviteInput, LocalUserInput, MemberPatch, MemberView, MemberWritte
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Members with the derived type (D4): a platform user whose email domain the company registered is a Member. */
-function membersQuery(db: Db, companyId: string) {
+/** Memberships with what a member view needs, in any company, the derived type (D4) included. */
+export function membershipsQuery(db: Db) {
   return db
     .selectFrom('memberships as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
@@ -41,13 +41,15 @@ function membersQuery(db: Db, companyId: string) {
       'm.invited_by',
       invitationExpiredSql().as('expired'),
       domainMemberSql().as('domain_member'),
-    ])
-    .where('m.company_id', '=', companyId);
+    ]);
 }
 
-type MemberRow = Awaited<ReturnType<ReturnType<typeof membersQuery>['executeTakeFirstOrThrow']>>;
+/** Members with the derived type (D4): a platform user whose email domain the company registered is a Member. */
+const membersQuery = (db: Db, companyId: string) => membershipsQuery(db).where('m.company_id', '=', companyId);
 
-function toView(row: MemberRow): MemberView {
+type MemberRow = Awaited<ReturnType<ReturnType<typeof membershipsQuery>['executeTakeFirstOrThrow']>>;
+
+export function toView(row: MemberRow): MemberView {
   const view: MemberView = {
     userId: row.user_id,
     email: row.email,
@@ -180,12 +182,13 @@ interface InvitationContent {
   developerAccess: boolean;
 }
 
-/** The pending (or expired) invitation addressed to an email in a company, folded in ASCII only. */
+/** Invitations (pending or expired), in any company, addressed to an email: compared after ASCII case folding only. */
+export const invitationsTo = (db: Db, email: string) =>
+  membershipsQuery(db).where('m.status', '=', 'invited').where(asciiLowerSql(sql.ref('u.email')), '=', asciiLowerCase(email));
+
+/** The invitation addressed to an email in a company (one at most: inviting an address twice renews the first). */
 async function findInvitationByEmail(db: Db, companyId: string, email: string): Promise<MemberView | undefined> {
-  const row = await membersQuery(db, companyId)
-    .where('m.status', '=', 'invited')
-    .where(asciiLowerSql(sql.ref('u.email')), '=', asciiLowerCase(email))
-    .executeTakeFirst();
+  const row = await invitationsTo(db, email).where('m.company_id', '=', companyId).executeTakeFirst();
   return row ? toView(row) : undefined;
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { displayName } from '../../http/text.js';
-import { idSchema, userIdSchema, versionSchema } from '../schemas.js';
+import { decodeCursorOf, encodeCursor, idSchema, pagingQuery, userIdSchema, versionSchema } from '../schemas.js';
 
 const projectName = displayName(200);
 
@@ -21,25 +21,14 @@ export const projectView = z.object({ id: idSchema, name: z.string(), createdBy:
 export type ProjectView = z.infer<typeof projectView>;
 export const projectWritten = projectView.extend({ version: versionSchema });
 
-/**
- * The projects list's paging cursor: base64url of the last project id of the page, opaque to
- * clients; decoded strictly (only what encodeProjectCursor produces), so a mangled cursor is a 400.
- */
-export const encodeProjectCursor = (id: string): string => Buffer.from(id, 'utf8').toString('base64url');
-
-export function decodeProjectCursor(cursor: string): string | null {
-  if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) return null;
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  return idSchema.safeParse(id).success && encodeProjectCursor(id) === cursor ? id : null;
-}
+/** The projects list's paging cursor: base64url of the page's last project id. */
+export const encodeProjectCursor = encodeCursor;
+export const decodeProjectCursor = (cursor: string): string | null => decodeCursorOf(cursor, (id) => idSchema.safeParse(id).success, 200);
 
 export const PROJECT_PAGE_DEFAULT = 50;
 export const PROJECT_PAGE_MAX = 500;
 
-export const projectListQuery = z.strictObject({
-  after: z.string().refine((cursor) => decodeProjectCursor(cursor) !== null, 'must be the "next" cursor of a previous page').optional(),
-  limit: z.coerce.number().int().min(1).max(PROJECT_PAGE_MAX).default(PROJECT_PAGE_DEFAULT),
-});
+export const projectListQuery = pagingQuery(decodeProjectCursor, { default: PROJECT_PAGE_DEFAULT, max: PROJECT_PAGE_MAX });
 export type ProjectListQuery = z.infer<typeof projectListQuery>;
 
 export const projectListItem = projectView.extend({
