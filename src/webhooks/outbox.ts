@@ -20,7 +20,7 @@ import type { EventActor, WebhookEvent } from './events.js';
  *   for, so one slow receiver would stall the whole embedded instance, and on PostgreSQL each
  *   delivery in flight would pin one of the pool's 10 connections;
  * - SKIP LOCKED on the events themselves would skip a locked head and hand out the next event of
- *   the same company: reordering. Only the head is ever claimable here (DISTINCT ON company),
+ *   the same company: reordering. Only the head is ever claimable here (the oldest id per company),
  *   and a head that is leased is skipped, so a company's next event waits for its head to go.
  * The lease is stamped and compared with the database's clock, never an instance's. It outlasts
  * an attempt by far (2 x WEBHOOK_TIMEOUT_MS + 30 s, and an attempt is cut at the timeout), so it
@@ -55,21 +55,35 @@ export async function appendEvents(trx: Transaction<Database>, companyId: string
 }
 
 /**
- * Leases up to `limit` companies' head events that are due and not leased. Two instances racing
- * for one head: the second one's UPDATE waits for the first's row lock, then re-reads the row,
- * finds the lease and skips it.
+ * Leases up to `limit` companies' head events that are due and not leased. The heads are found
+ * by skipping through the (company_id, id) index one company at a time (a recursive CTE: two
+ * index probes per company with a backlog), so a large backlog costs its companies, not its
+ * rows. Two instances racing for one head: the second one's UPDATE waits for the first's row
+ * lock, then re-reads the row, finds the lease and skips it.
  */
 export async function claimHeads(db: Db, limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
   const { rows } = await sql<{ id: string; company_id: string; event_id: string; type: string; body: string; attempts: number; lease_token: string }>`
+    with recursive companies(company_id) as (
+      (select company_id from webhook_outbox order by company_id limit 1)
+      union all
+      select (select w.company_id from webhook_outbox w where w.company_id > c.company_id order by w.company_id limit 1)
+        from companies c
+       where c.company_id is not null
+    ), due as (
+      select h.id
+        from companies c
+             cross join lateral (select w.id, w.next_attempt_at, w.lease_until
+                                   from webhook_outbox w
+                                  where w.company_id = c.company_id
+                                  order by w.id
+                                  limit 1) h
+       where h.next_attempt_at <= now() and (h.lease_until is null or h.lease_until < now())
+       order by h.next_attempt_at, h.id
+       limit ${limit}
+    )
     update webhook_outbox o
        set lease_token = gen_random_uuid(), lease_until = now() + ${leaseMs} * interval '1 millisecond'
-      from (select h.id
-              from (select distinct on (company_id) id, next_attempt_at, lease_until
-                      from webhook_outbox
-                     order by company_id, id) h
-             where h.next_attempt_at <= now() and (h.lease_until is null or h.lease_until < now())
-             order by h.next_attempt_at, h.id
-             limit ${limit}) due
+      from due
      where o.id = due.id and (o.lease_until is null or o.lease_until < now())
     returning o.id, o.company_id, o.event_id, o.type, o.body, o.attempts, o.lease_token`.execute(db);
   return rows.map((row) => ({
