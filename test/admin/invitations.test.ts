@@ -173,9 +173,14 @@ describe.skipIf(!servicesUp)('invitation lifecycle and membership self-service',
       const adminInvite = await owner.post(`/v1/companies/${id}/invitations`, { email: 'ada@example.test', role: 'admin' });
       const renew = await mia.post(`/v1/companies/${id}/invitations`, { email: 'ada@example.test', role: 'admin' });
       expect(renew.status).toBe(403);
-      expect(renew.body.error.message).toBe('only admins assign the admin role');
+      expect(renew.body.error.message).toBe('only admins change an invitation to the admin role');
       const resend = await mia.post(`/v1/companies/${id}/invitations/${encodeURIComponent(adminInvite.body.userId)}/resend`);
       expect(resend.status).toBe(403);
+      expect(resend.body.error.message).toBe('only admins change an invitation to the admin role');
+      // Nor turn it into a lesser one: an admin's invitation is an admin's to change (D12).
+      const demote = await mia.post(`/v1/companies/${id}/invitations`, { email: 'ada@example.test', role: 'editor' });
+      expect(demote.status).toBe(403);
+      expect((await owner.get(`/v1/companies/${id}/members/${adminInvite.body.userId}`)).body.role).toBe('admin');
       // Nor turn an invitation into one with access she lacks (mia has no application access).
       const editorInvite = await mia.post(`/v1/companies/${id}/invitations`, { email: 'ed@example.test', role: 'editor' });
       expect(editorInvite.status).toBe(201);

@@ -269,7 +269,8 @@ describe('webhooks on embedded PGlite', () => {
   beforeAll(async () => {
     receiver = await startReceiver();
     app = await startApp({ DATA_DIR: 'memory://', WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_POLL_MS: '50', WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_RETRY_MAX_MS: '100' });
-  });
+    // Starting PGlite and migrating it takes seconds on a quiet machine and more than a minute beside the full suite on two busy cores.
+  }, 180_000);
   afterAll(async () => {
     await app?.close();
     await receiver?.stop();

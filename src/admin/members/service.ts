@@ -238,6 +238,8 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue; inv
    */
   async function renew(ctx: LockedWriteContext, rights: CallerRights, companyId: string, before: MemberView, content: InvitationContent): Promise<MemberView> {
     const { trx, audit, emit } = ctx;
+    // D12, as for a membership: an invitation to the admin role is an admin's to change, even to a lesser role.
+    if (before.role === 'admin' && !isAdmin(rights)) throw new ForbiddenError('only admins change an invitation to the admin role');
     await assertMayAssignRole(trx, policies, rights, content.role);
     const { role, applicationAccess, developerAccess } = content;
     await assertMayGive(trx, policies, rights, before.userId, null, { status: 'active', owner: false, role, applicationAccess, developerAccess });
