@@ -53,6 +53,8 @@ const inviteUrlTemplate = z
       return false;
     }
   }, 'must be an http:// or https:// URL once its placeholders are filled')
+  .optional();
+
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 
 /** `host:port,host:port,...` (an IPv6 address in brackets): Redis Cluster seed nodes or Sentinels. */
