@@ -65,6 +65,13 @@ describe.skipIf(!servicesUp)('webhooks: a transactional outbox delivered to a re
       expect(verify(SECRET, String(request.headers['x-castellan-signature']), request.raw)).toBe(true);
       expect(verify('another-secret-of-at-least-32-characters!', String(request.headers['x-castellan-signature']), request.raw)).toBe(false);
       expect(verify(SECRET, String(request.headers['x-castellan-signature']), request.raw.replace('"type"', '"type" '))).toBe(false);
+      // Forged headers are refused, never thrown on: another timestamp, no v1, a v1 of the wrong length or of non-hex characters.
+      const [t, v1] = String(request.headers['x-castellan-signature']).split(',');
+      expect(verify(SECRET, `t=${Number(t!.slice(2)) + 1},${v1}`, request.raw)).toBe(false);
+      expect(verify(SECRET, t!, request.raw)).toBe(false);
+      expect(verify(SECRET, `${t},v1=${v1!.slice(3, 40)}`, request.raw)).toBe(false);
+      expect(verify(SECRET, `${t},v1=${'\u00e9'.repeat(64)}`, request.raw)).toBe(false);
+      expect(verify(SECRET, `t=${Math.floor(Date.now() / 1000) - 600},${v1}`, request.raw)).toBe(false);
       expect(request.headers['x-castellan-event-id']).toBe(request.body.id);
       expect(request.headers['x-castellan-event-type']).toBe(request.body.type);
       expect(request.headers['content-type']).toBe('application/json');
