@@ -20,6 +20,7 @@ import type { BenchContext } from './scenarios/context.js';
 import { invalidationScenario } from './scenarios/invalidation.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { clientScenario } from './scenarios/client.js';
+import { outboxScenario } from './scenarios/outbox.js';
 import { searchScenario } from './scenarios/search.js';
 import { batchLoad, cerbosSkipped, interleave, peerMismatches, prewarm, prewarmRequests, rateLoads, type Target } from './scenarios/throughput.js';
 
@@ -329,6 +330,10 @@ async function main(): Promise<void> {
     if (only.has('client')) {
       log('client: @castellan/client against one instance');
       results.scenarios.client = await clientScenario(ctx);
+    }
+    if (only.has('outbox')) {
+      log('webhook outbox: claims against growing backlogs');
+      results.scenarios.outbox = await outboxScenario(ctx);
     }
     if (options.profile) {
       log('profile of the warm path');

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['limit', 'warm', 'forward-auth', 'authzen', 'batch', 'rate', 'cold', 'search', 'invalidation', 'memory', 'peer', 'client'] as const;
+export const SCENARIOS = ['limit', 'warm', 'forward-auth', 'authzen', 'batch', 'rate', 'cold', 'search', 'invalidation', 'memory', 'peer', 'client', 'outbox'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -39,7 +39,7 @@ export interface BenchOptions {
 
 const USAGE = `usage: npm run bench -- [--quick] [--users N] [--companies N] [--principals N] [--duration S]
   [--rounds N] [--connections N] [--writes N] [--cold N] [--cold-large N] [--memory 10000,100000]
-  [--only limit,warm,forward-auth,authzen,batch,rate,cold,search,invalidation,memory,peer,client] [--no-peer] [--no-pin] [--profile] [--baseline GIT-REF] [--seed N]
+  [--only limit,warm,forward-auth,authzen,batch,rate,cold,search,invalidation,memory,peer,client,outbox] [--no-peer] [--no-pin] [--profile] [--baseline GIT-REF] [--seed N]
   [--database NAME] [--render path/to/results.json]   (PostgreSQL from BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test;
                        Redis from BENCH_REDIS_URL, default redis://127.0.0.1:6379)`;
 

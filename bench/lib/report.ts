@@ -7,6 +7,7 @@ import type { MemoryResult } from '../scenarios/memory.js';
 import type { ClientResult } from '../scenarios/client.js';
 import type { PeerOutcome } from '../scenarios/throughput.js';
 import type { SearchResult } from '../scenarios/search.js';
+import type { OutboxResult } from '../scenarios/outbox.js';
 import type { Skipped } from '../scenarios/context.js';
 import type { BenchOptions } from './args.js';
 import type { LoadSummary } from './load.js';
@@ -57,6 +58,7 @@ export interface Results {
     memory?: MemoryResult;
     baseline?: BaselineOutcome;
     client?: ClientResult;
+    outbox?: OutboxResult;
   };
   ratios: {
     warmOverLimit: number | null;
@@ -276,6 +278,22 @@ function clientSection(client: ClientResult | undefined): string[] {
   ];
 }
 
+function outboxSection(outbox: OutboxResult | undefined): string[] {
+  if (!outbox) return [];
+  return [
+    '## Webhook outbox',
+    '',
+    "The webhook worker's claim (`claimHeads` in `src/webhooks/outbox.ts`: lease up to 4 companies' oldest undelivered events, found by skipping through the `(company_id, id)` index one company at a time), timed in the bench process straight on PostgreSQL against backlogs of growing size, each claim's leases given back before the next. One claim is what an instance costs the database per poll, or per 4 deliveries while it drains.",
+    '',
+    '| backlog | companies | p50 | p90 | p99 | max | claims |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...outbox.shapes.map((s) => `| ${int(s.events)} | ${int(s.companies)} | ${ms(s.p50)} | ${ms(s.p90)} | ${ms(s.p99)} | ${ms(s.max)} | ${int(s.claims)} |`),
+    '',
+    `Draining ${int(outbox.drain.events)} events of ${int(outbox.drain.companies)} companies, claim then mark delivered, no HTTP: ${outbox.drain.seconds.toFixed(2)} s, ${int(outbox.drain.eventsPerSecond)} events/s (the database's share; a receiver's answer time adds to it, 4 companies at a time per instance).`,
+    '',
+  ];
+}
+
 function baselineSection(r: Results): string[] {
   const b = r.scenarios.baseline;
   if (!b) return [];
@@ -405,6 +423,7 @@ export function renderMarkdown(r: Results, root: string): string {
     ...memorySection(r.scenarios.memory),
     ...baselineSection(r),
     ...clientSection(r.scenarios.client),
+    ...outboxSection(r.scenarios.outbox),
     ...profileSection(r, root),
     '## How to read these numbers',
     '',
