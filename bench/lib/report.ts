@@ -180,7 +180,7 @@ function coldSection(cold: ColdResult[] | undefined): string[] {
   return [
     '## Cold compile',
     '',
-    'One `/v1/check` per principal never seen before (L1 and L2 miss: version read, principal load in two indexed queries, compile), one at a time. Latency is the whole round trip; "server mean" is the instance\'s own compile histogram (store reads and compile, no HTTP).',
+    'One `/v1/check` per principal never seen before (L1 and L2 miss: version read beside the L2 lookup, then the principal\'s load in one statement, compile), one at a time. Latency is the whole round trip; "server mean" is the instance\'s own compile histogram (store reads and compile, no HTTP).',
     '',
     '| project grants | principals | requests/s | p50 | p90 | p99 | p99.9 | max | server mean | non-2xx | errors | wrong decisions |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -200,12 +200,18 @@ function coldPlans(cold: ColdResult[]): string[] {
   const planned = cold.filter((c) => c.plan);
   if (planned.length === 0) return [];
   return [
-    `The grants query of a cold load (the project's \`explainGrantsQuery\`, run under \`EXPLAIN ANALYZE\` for the first principal of each row; their company holds ${int(cold[0]!.companyGrants)} grants):`,
+    `The statement of a cold load (the project's \`PRINCIPAL_LOAD_SQL\`, run under \`EXPLAIN (ANALYZE, BUFFERS)\` for the first principal of each row, after one run to warm the catalog caches; their company holds ${int(cold[0]!.companyGrants)} grants):`,
     '',
-    '| project grants of the principal | project_grants rows read | execution | access path |',
-    '|---:|---:|---:|---|',
-    ...planned.map((c) => `| ${int(c.grants)} | ${int(c.plan!.grantRowsRead)} | ${ms(c.plan!.executionMs)} ms | ${c.plan!.access.join(', ')} |`),
+    '| project grants of the principal | project_grants rows read | heap fetches | buffers | planning | execution | access path |',
+    '|---:|---:|---:|---:|---:|---:|---|',
+    ...planned.map(
+      (c) =>
+        `| ${int(c.grants)} | ${int(c.plan!.grantRowsRead)} | ${int(c.plan!.grantHeapFetches ?? 0)} | ${int(c.plan!.buffers ?? 0)} | ${ms(c.plan!.planningMs ?? Number.NaN)} ms | ${ms(c.plan!.executionMs)} ms | ${c.plan!.access.join(', ')} |`,
+    ),
     '',
+    ...planned
+      .filter((c) => c.plan!.text)
+      .flatMap((c) => [`<details><summary>EXPLAIN (ANALYZE, BUFFERS), ${int(c.grants)} grants</summary>`, '', '```', c.plan!.text, '```', '', '</details>', '']),
   ];
 }
 

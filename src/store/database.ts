@@ -21,6 +21,18 @@ export interface StoreOptions {
   poolSize?: number;
 }
 
+/** Runs a named prepared statement: parsed and planned once per connection, then only bound and executed. */
+export type PreparedQuery = <R>(name: string, text: string, values: unknown[]) => Promise<R[]>;
+
+const preparedQueries = new WeakMap<Kysely<Database>, PreparedQuery>();
+
+/**
+ * Named prepared statements for a store on PostgreSQL through pg (kysely sends every
+ * statement unnamed, so PostgreSQL plans it on every call: for a cold load's statement,
+ * planning took longer than running it). Undefined for PGlite and for a transaction.
+ */
+export const preparedQueryOf = (db: Kysely<Database>): PreparedQuery | undefined => preparedQueries.get(db);
+
 // pg returns int8 as a string by default, which is what we want for versions; count(*) too.
 export async function openStore(options: StoreOptions): Promise<Store> {
   return options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize ?? 10) : openPglite(options.dataDir);
@@ -34,6 +46,7 @@ function openPostgres(databaseUrl: string, poolSize: number): Store {
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  preparedQueries.set(db, async <R>(name: string, text: string, values: unknown[]) => (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows);
   const url = new URL(databaseUrl);
   return {
     db,
