@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseOptions, SCENARIOS, type BenchOptions } from './lib/args.js';
 import { migrate, ROOT } from './lib/castellan.js';
 import { ensureCerbos, startCerbos, type CerbosInstall } from './lib/cerbos.js';
-import { generateDataset } from './lib/dataset.js';
+import { DATASET_SHAPES, generateDataset } from './lib/dataset.js';
 import { HttpClient } from './lib/http.js';
 import { runLoad, type LoadSummary } from './lib/load.js';
 import { deleteRedisKeys, describeMachine } from './lib/machine.js';
@@ -268,8 +268,9 @@ async function main(): Promise<void> {
   pinServersTo(pinning.pinned ? pinning.serverCpu : null);
   log(pinning.pinned ? `pinned: servers on CPU ${pinning.serverCpu}, the load generator on CPU ${pinning.loadCpu}` : `not pinned: ${pinning.reason}`);
 
-  log(`dataset: ${options.users} users in ${options.companies} companies into database ${options.database}`);
+  log(`dataset (${options.dataset}): ${options.users} users in ${options.companies} companies into database ${options.database}`);
   const { dataset, databaseUrl } = await generateDataset({
+    shape: DATASET_SHAPES[options.dataset],
     adminUrl: options.pgAdminUrl,
     database: options.database,
     users: options.users,
@@ -353,8 +354,8 @@ async function main(): Promise<void> {
 }
 
 function pick(o: Omit<BenchOptions, 'memorySteps' | 'only'>): Omit<Results['settings'], 'memorySteps'> {
-  const { users, companies, principals, duration, rounds, connections, writes, coldPrincipals, coldLarge, seed } = o;
-  return { users, companies, principals, duration, rounds, connections, writes, coldPrincipals, coldLarge, seed };
+  const { dataset, users, companies, principals, duration, rounds, connections, writes, coldPrincipals, coldLarge, seed } = o;
+  return { dataset, users, companies, principals, duration, rounds, connections, writes, coldPrincipals, coldLarge, seed };
 }
 
 function printSummary(r: Results, log: (m: string) => void): void {

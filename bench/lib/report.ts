@@ -30,7 +30,7 @@ export interface Results {
   totalSeconds: number;
   commandLine: string;
   quick: boolean;
-  settings: Pick<BenchOptions, 'users' | 'companies' | 'principals' | 'duration' | 'rounds' | 'connections' | 'writes' | 'coldPrincipals' | 'coldLarge' | 'memorySteps' | 'seed'>;
+  settings: Pick<BenchOptions, 'dataset' | 'users' | 'companies' | 'principals' | 'duration' | 'rounds' | 'connections' | 'writes' | 'coldPrincipals' | 'coldLarge' | 'memorySteps' | 'seed'>;
   machine: MachineInfo;
   /** Absent in results written before the bench pinned. */
   pinning?: Pinning;
@@ -397,7 +397,7 @@ export function renderMarkdown(r: Results, root: string): string {
     '',
     '## Settings and dataset',
     '',
-    `${s.users.toLocaleString('en-US')} users in ${s.companies} companies, plus a company of cold principals, one for invalidation and one for subject search, written in ${r.dataset.seconds.toFixed(1)} s (database recreated, migrations applied, rows inserted, \`analyze\`): ${Object.entries(r.dataset.rows)
+    `Dataset ${s.dataset ?? '100k'}: ${s.users.toLocaleString('en-US')} users in ${s.companies} companies, plus a company of cold principals, one for invalidation and one for subject search, written in ${r.dataset.seconds.toFixed(1)} s (database recreated, migrations applied, rows written with COPY, \`vacuum analyze\`): ${Object.entries(r.dataset.rows)
       .map(([table, n]) => `${table} ${n.toLocaleString('en-US')}`)
       .join(', ')}.`,
     '',

@@ -53,8 +53,8 @@ export interface PrincipalLoadRow {
   application_access: boolean | null;
   developer_access: boolean | null;
   role_permissions: StoredPermission[] | null;
-  /** [grant id, project id, role key, team id] of each grant, in grant id order; null unless the membership is active. */
-  grants: Array<[number | string, string, string, string | null]> | null;
+  /** [project id, role key, team id] of each grant, in grant id order; null unless the membership is active. */
+  grants: Array<[string, string, string | null]> | null;
   /** The permissions of each project role the grants name. */
   roles: Record<string, StoredPermission[]> | null;
   /** Null unless asked for and the snapshot is not at the version the caller holds. */
@@ -66,18 +66,26 @@ export interface PrincipalLoadRow {
  * the version whose project ids the caller holds (they are then left out). Grants are
  * aggregated to JSON in grant id order (so the facts come out as the grants query orders
  * them) and JSON.parse reads them, which is several times faster than pg's per-row and
- * array parsers for thousands of grants.
+ * array parsers for thousands of grants. Direct grants name no team: spelled as a null
+ * constant, the team column is not read, so the user index answers alone. A team's grants
+ * are one index probe per team of the principal: `offset 0` keeps the lateral subquery a
+ * subquery, where a plain join let the generic plan merge-join every team grant of the
+ * company.
  */
 export const PRINCIPAL_LOAD_SQL = `with grants as (
-  select g.id, g.project_id, g.role_key, g.team_id from project_grants g
+  select g.id, g.project_id, g.role_key, null::text as team_id from project_grants g
    where g.company_id = $1 and g.user_id = $2
   union all
   select g.id, g.project_id, g.role_key, g.team_id from team_members tm
-    join project_grants g on g.company_id = tm.company_id and g.team_id = tm.team_id
-   where tm.company_id = $1 and tm.user_id = $2 and g.team_id is not null
+    cross join lateral (
+      select g.id, g.project_id, g.role_key, g.team_id from project_grants g
+       where g.company_id = tm.company_id and g.team_id = tm.team_id and g.team_id is not null
+      offset 0
+    ) g
+   where tm.company_id = $1 and tm.user_id = $2
 )
 select v.version::text as version, m.status, m.role, m.owner, m.application_access, m.developer_access, r.permissions as role_permissions,
-  case when m.status = 'active' then (select json_agg(json_build_array(id, project_id, role_key, team_id) order by id) from grants) end as grants,
+  case when m.status = 'active' then (select json_agg(json_build_array(project_id, role_key, team_id) order by id) from grants) end as grants,
   case when m.status = 'active' then (select json_object_agg(pr.key, pr.permissions) from project_roles pr where pr.company_id = $1 and pr.key in (select role_key from grants)) end as roles,
   case when $3::boolean and v.version::text is distinct from $4::text then coalesce((select json_agg(p.id) from projects p where p.company_id = $1), '[]'::json) end as project_ids
 from policy_versions v
@@ -116,7 +124,7 @@ export function principalFromRow(row: PrincipalLoadRow | undefined, options: Loa
   };
   const roles = row.roles ?? {};
   const projectGrants: LoadedPrincipal['projectGrants'] = [];
-  for (const [, projectId, roleKey, teamId] of row.grants ?? []) {
+  for (const [projectId, roleKey, teamId] of row.grants ?? []) {
     // A grant of a role that is gone decides nothing (the role's foreign key is checked at commit).
     const permissions = roles[roleKey];
     if (permissions) projectGrants.push({ projectId, roleKey, teamId, permissions });
