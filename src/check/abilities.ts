@@ -5,6 +5,7 @@ import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js
 import type { Policies } from '../policy/catalog.js';
 import type { LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
+import { CompactAbility, createCompactAbilities, type Prefix, type RuleFinder } from './compact-ability.js';
 import { LruCache } from './lru.js';
 import { createProjectSets, NO_PROJECTS, type ProjectSet } from './project-sets.js';
 import type { PolicyBus } from './policy-bus.js';
@@ -12,7 +13,8 @@ import type { RulesCache } from './rules-cache.js';
 import type { PrincipalSource } from './source.js';
 
 export interface PrincipalAbility {
-  readonly ability: MongoAbility;
+  readonly ability: RuleFinder;
+  /** Rebuilt on each read (the rules endpoint, /v1/accessible): entries keep the compact form only. */
   readonly rules: readonly CompiledRule[];
   /** The company's registered projects at `version` (D15): one Set shared by the company's principals at that version. */
   readonly projects: ReadonlySet<string>;
@@ -109,6 +111,27 @@ function createConfirmations(maxStalenessMs: number, maxCompanies: number) {
   };
 }
 
+/**
+ * An L1 entry: the principal's compact ability (compact-ability.ts: shared prefix, own
+ * project lists) with the company's project set and version, all shared, in one object.
+ */
+class CachedAbility extends CompactAbility implements PrincipalAbility {
+  constructor(
+    prefix: Prefix,
+    groups: readonly unknown[],
+    readonly projects: ReadonlySet<string>,
+    readonly version: bigint,
+    readonly versionText: string,
+    public validatedAt: number,
+  ) {
+    super(prefix, groups);
+  }
+
+  get ability(): RuleFinder {
+    return this;
+  }
+}
+
 /** One load of one principal, numbered as loads start: a caller knows whether it started after it was called. */
 interface Flight {
   readonly id: number;
@@ -160,14 +183,19 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
-  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string): PrincipalAbility => ({
-    ability: createCheckAbility(rules),
-    rules,
-    projects,
-    version: BigInt(version),
-    versionText: version,
-    validatedAt: now(),
-  });
+  const compact = createCompactAbilities({ maxShared: options.maxEntries, createAbility: createCheckAbility });
+  /** The newest version seen per company as text and number, so entries of one version share both. */
+  const versions = new LruCache<{ text: string; value: bigint }>(options.maxEntries);
+  const versionOf = (companyId: string, text: string) => {
+    let held = versions.peek(companyId, '');
+    if (held?.text !== text) versions.set(companyId, '', (held = { text, value: BigInt(text) }));
+    return held;
+  };
+  const entryFor = (companyId: string, rules: CompiledRule[], projects: ReadonlySet<string>, version: string): PrincipalAbility => {
+    const [prefix, groups] = compact.build(companyId, rules, projects);
+    const shared = versionOf(companyId, version);
+    return new CachedAbility(prefix, groups, projects, shared.value, shared.text, now());
+  };
 
   /**
    * Loads finish in any order (a degraded answer, a reconnect's clear): an older entry never
@@ -273,7 +301,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       });
       if (stored?.version === l2.version) projects = projectSets.share(companyId, stored.version, stored.ids);
     }
-    return projects ? entryFor(l2.rules, projects, l2.version) : undefined;
+    return projects ? entryFor(companyId, l2.rules, projects, l2.version) : undefined;
   }
 
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
@@ -308,7 +336,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (l2 && l2.version === version) {
       const projects = await projectsAt(companyId, version);
       if (projects) {
-        const entry = entryFor(l2.rules, projects, l2.version);
+        const entry = entryFor(companyId, l2.rules, projects, l2.version);
         remember(companyId, userId, entry, forgottenAtStart);
         return { entry, current: true };
       }
@@ -335,7 +363,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     else throw new Error(`the loader left out the project list of version ${loadedVersion}`);
     const rules = compileStoredPrincipal(policies, loaded);
     confirmed.note(companyId, loadedVersion, loadStarted);
-    const entry = entryFor(rules, projects, loadedVersion);
+    const entry = entryFor(companyId, rules, projects, loadedVersion);
     metrics.compileDuration.observe((now() - started) / 1000);
     remember(companyId, userId, entry, forgottenAtStart);
     if (rulesCache && loaded.version !== null) {
