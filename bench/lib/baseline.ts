@@ -19,6 +19,7 @@ export const HOT_PATH_FILES = [
   'src/check/service.ts',
   'src/check/decide.ts',
   'src/check/abilities.ts',
+  'src/check/compact-ability.ts',
   'src/check/lru.ts',
   'src/check/project-sets.ts',
   'src/check/exported-rules.ts',
