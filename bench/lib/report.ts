@@ -1,7 +1,7 @@
 import { HOT_PATH_FILES } from './baseline.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ColdResult } from '../scenarios/cold.js';
+import type { ColdPairRow, ColdResult } from '../scenarios/cold.js';
 import type { InvalidationOutcome } from '../scenarios/invalidation.js';
 import type { MemoryResult } from '../scenarios/memory.js';
 import type { ClientResult } from '../scenarios/client.js';
@@ -53,6 +53,7 @@ export interface Results {
     rate?: RatePair;
     peer?: PeerOutcome;
     cold?: ColdResult[];
+    coldBaseline?: { ref: string; commit: string; rows: ColdPairRow[] };
     invalidation?: InvalidationOutcome;
     memory?: MemoryResult;
     baseline?: BaselineOutcome;
@@ -192,6 +193,26 @@ function coldSection(cold: ColdResult[] | undefined): string[] {
     'With fewer than 1,000 principals in a row, p99.9 is the maximum; with fewer than 100, so is p99.',
     '',
     ...coldPlans(cold),
+  ];
+}
+
+/** The cold checks of the before/after pair, interleaved principal by principal. */
+function coldPairSection(pair: Results['scenarios']['coldBaseline']): string[] {
+  if (!pair) return [];
+  return [
+    '### Cold compile before and after',
+    '',
+    `Other principals of the same company, never seen by either instance, asked one at a time alternately of "before" (this tree with the hot-path and load-path files of \`${pair.ref}\`, ${pair.commit.slice(0, 10)}) and "after" (this tree). Both read the same database, with this tree's migrations applied.`,
+    '',
+    '| project grants | build | principals | p50 | p90 | p99 | max | mean | non-2xx | errors | wrong decisions |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...pair.rows.flatMap((row) =>
+      (['before', 'after'] as const).map((side) => {
+        const c = row[side];
+        return `| ${int(row.grants)} | ${side} | ${c.principals} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.max)} | ${ms(c.mean)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`;
+      }),
+    ),
+    '',
   ];
 }
 
@@ -406,6 +427,7 @@ export function renderMarkdown(r: Results, root: string): string {
     ...throughputSection(r),
     ...ratioSection(r),
     ...coldSection(r.scenarios.cold),
+    ...coldPairSection(r.scenarios.coldBaseline),
     ...searchSection(r.scenarios.search),
     ...invalidationSection(r.scenarios.invalidation),
     ...memorySection(r.scenarios.memory),
