@@ -282,7 +282,7 @@ function memorySection(mem: MemoryResult | undefined): string[] {
     `| 0 (started) | ${mib(mem.baseline.rssBytes)} | ${mib(mem.baseline.heapUsedBytes)} | | | |`,
     ...mem.steps.map(
       (s) =>
-        `| ${int(s.principals)} | ${mib(s.rssBytes)} | ${mib(s.heapUsedBytes)} | ${s.heapBytesPerPrincipal === null ? '' : `${(s.heapBytesPerPrincipal / 1024).toFixed(1)} KiB`} | ${s.loadSeconds.toFixed(1)} s | ${s.non2xx} |`,
+        `| ${int(s.principals)} | ${mib(s.rssBytes)} | ${mib(s.heapUsedBytes)} | ${s.heapBytesPerPrincipal === null ? '' : `${(s.heapBytesPerPrincipal / 1024).toFixed(2)} KiB (${int(s.heapBytesPerPrincipal)} bytes)`} | ${s.loadSeconds.toFixed(1)} s | ${s.non2xx} |`,
     ),
     '',
     ...(mem.note ? [mem.note, ''] : []),
@@ -322,6 +322,16 @@ function baselineSection(r: Results): string[] {
     row('after (this tree)', b.after.warm, b.after.rate),
     '',
   ];
+}
+
+/**
+ * bench/SCALE.md, verbatim: issue 16's measurements (memory per principal by constructor,
+ * cold loads, the 1m dataset), taken by runs of their own (their commands are in it), which
+ * a full run does not repeat.
+ */
+function scaleSection(root: string): string[] {
+  const file = path.join(root, 'bench/SCALE.md');
+  return existsSync(file) ? [readFileSync(file, 'utf8').trim(), ''] : [];
 }
 
 /** Values the hand-written bench/PROFILE.md may quote as {{name}}: every number in it then comes from this run. */
@@ -431,6 +441,7 @@ export function renderMarkdown(r: Results, root: string): string {
     ...searchSection(r.scenarios.search),
     ...invalidationSection(r.scenarios.invalidation),
     ...memorySection(r.scenarios.memory),
+    ...scaleSection(root),
     ...baselineSection(r),
     ...clientSection(r.scenarios.client),
     ...profileSection(r, root),
