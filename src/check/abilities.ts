@@ -197,6 +197,13 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     return new CachedAbility(prefix, groups, projects, shared.value, shared.text, now());
   };
 
+  /** What any principal of a company that does not exist compiles to (nothing), built once. */
+  let nobody: ReturnType<typeof compact.build> | undefined;
+  const nobodyEntry = (): PrincipalAbility => {
+    nobody ??= compact.build('', compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] }), NO_PROJECTS);
+    return new CachedAbility(nobody[0], nobody[1], NO_PROJECTS, 0n, '0', now());
+  };
+
   /**
    * Loads finish in any order (a degraded answer, a reconnect's clear): an older entry never
    * replaces a newer one. An entry whose load saw the bus forget a company is handed to its
@@ -310,9 +317,12 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const forgottenAtStart = forgotten;
 
     let version: string;
+    let companyExists: boolean;
     const l2Promise = cached ? null : fromL2(companyId, userId);
     try {
-      version = (await source.readVersion(companyId)) ?? '0';
+      const stored = await source.readVersion(companyId);
+      companyExists = stored !== null;
+      version = stored ?? '0';
       confirmed.note(companyId, version, started);
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
@@ -331,6 +341,13 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       return { entry: cached, current: true };
     }
     if (cached) metrics.staleRefreshes.inc({ result: 'reloaded' });
+    if (!companyExists) {
+      // No company, so no member: nothing to read or compile. Checks naming ids that do not
+      // exist (mistakes, or a flood of them) cost one primary-key lookup each.
+      const entry = nobodyEntry();
+      remember(companyId, userId, entry, forgottenAtStart);
+      return { entry, current: true };
+    }
 
     const l2 = l2Promise ? await l2Promise : null;
     if (l2 && l2.version === version) {
