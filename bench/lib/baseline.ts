@@ -12,7 +12,7 @@ const run = promisify(execFile);
  * commit (a file the ref does not have is left out of its build). Also the files whose
  * build depends on them changing together: decide()'s callers (policy-tests.ts) and what
  * only the newer provider uses (project-sets.ts, exported-rules.ts). And the cold load's
- * files (source.ts, the store's principal load and its connection), so a cold compile is
+ * files (source.ts, the store's principal load, version read and connection), so a cold compile is
  * compared whole. The wiring (app.ts) is not swapped: it builds against either provider.
  */
 export const HOT_PATH_FILES = [
@@ -28,6 +28,7 @@ export const HOT_PATH_FILES = [
   'src/check/source.ts',
   'src/store/principal-facts.ts',
   'src/store/database.ts',
+  'src/store/versions.ts',
   'src/http/json.ts',
   'src/http/write-batch.ts',
   'src/metrics.ts',

@@ -165,6 +165,14 @@ function templateOf(rule: CompiledRule): { template: Template; ids: readonly str
   return { template, ids: ids as string[], key: JSON.stringify([shape, attribute]) };
 }
 
+/** Whether `ids` is exactly the sorted union of the later runs' lists (checked without sorting: thousands of grants). */
+function isUnionOf(ids: readonly string[], later: readonly Run[]): boolean {
+  if (later.length === 0 || !isSorted(ids)) return false;
+  const union = new Set<string>();
+  for (const run of later) for (const id of run.ids) union.add(id);
+  return union.size === ids.length && ids.every((id) => union.has(id));
+}
+
 const isSorted = (ids: readonly string[]) => ids.every((id, i) => i === 0 || ids[i - 1]! < id);
 const sameIds = (a: readonly string[], b: readonly string[]) => a === b || (a.length === b.length && a.every((id, i) => id === b[i]));
 
@@ -244,8 +252,7 @@ export function createCompactAbilities(options: { maxShared: number; createAbili
       const groups: unknown[] = [];
       runs.forEach((run, r) => {
         groups.push(templatesOf(run));
-        const union = r === 0 && runs.length > 1 ? [...new Set(runs.slice(1).flatMap((later) => later.ids))].sort() : null;
-        groups.push(union !== null && sameIds(union, run.ids) ? UNION_OF_LATER : idListOf(companyId, run.ids, projects));
+        groups.push(r === 0 && isUnionOf(run.ids, runs.slice(1)) ? UNION_OF_LATER : idListOf(companyId, run.ids, projects));
       });
       return [prefixOf(rules.slice(0, start)), groups];
     },
