@@ -183,11 +183,11 @@ function coldSection(cold: ColdResult[] | undefined): string[] {
     '',
     'One `/v1/check` per principal never seen before (L1 and L2 miss: version read beside the L2 lookup, then the principal\'s load in one statement, compile), one at a time. Latency is the whole round trip; "server mean" is the instance\'s own compile histogram (store reads and compile, no HTTP).',
     '',
-    '| project grants | principals | requests/s | p50 | p90 | p99 | p99.9 | max | server mean | non-2xx | errors | wrong decisions |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| project grants | principals | requests/s | p50 | p90 | p99 | p99.9 | max | server mean | server CPU µs per check | non-2xx | errors | wrong decisions |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...cold.map(
       (c) =>
-        `| ${int(c.grants)} | ${c.principals} | ${int(c.requestsPerSecond)} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.p999)} | ${ms(c.max)} | ${ms(c.serverMeanMs)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`,
+        `| ${int(c.grants)} | ${c.principals} | ${int(c.requestsPerSecond)} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.p999)} | ${ms(c.max)} | ${ms(c.serverMeanMs)} | ${c.serverCpuUs == null ? 'n/a' : int(c.serverCpuUs)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`,
     ),
     '',
     'With fewer than 1,000 principals in a row, p99.9 is the maximum; with fewer than 100, so is p99.',
@@ -204,12 +204,12 @@ function coldPairSection(pair: Results['scenarios']['coldBaseline']): string[] {
     '',
     `Other principals of the same company, never seen by either instance, asked one at a time alternately of "before" (this tree with the hot-path and load-path files of \`${pair.ref}\`, ${pair.commit.slice(0, 10)}) and "after" (this tree). Both read the same database, with this tree's migrations applied.`,
     '',
-    '| project grants | build | principals | p50 | p90 | p99 | max | mean | non-2xx | errors | wrong decisions |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| project grants | build | principals | p50 | p90 | p99 | max | mean | server CPU µs per check | non-2xx | errors | wrong decisions |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...pair.rows.flatMap((row) =>
       (['before', 'after'] as const).map((side) => {
         const c = row[side];
-        return `| ${int(row.grants)} | ${side} | ${c.principals} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.max)} | ${ms(c.mean)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`;
+        return `| ${int(row.grants)} | ${side} | ${c.principals} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.max)} | ${ms(c.mean)} | ${c.serverCpuUs === null ? 'n/a' : int(c.serverCpuUs)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`;
       }),
     ),
     '',

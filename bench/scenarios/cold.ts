@@ -1,5 +1,5 @@
 import { explainGrants, type GrantsPlan } from '../lib/explain.js';
-import { latencyPercentiles, type LatencyPercentiles } from '../lib/load.js';
+import { latencyPercentiles, processCpuSeconds, type LatencyPercentiles } from '../lib/load.js';
 import { metric, scrape } from '../lib/metrics.js';
 import type { Proc } from '../lib/processes.js';
 import { checkBody } from '../lib/workload.js';
@@ -11,6 +11,8 @@ export interface ColdResult extends LatencyPercentiles {
   principals: number;
   requestsPerSecond: number;
   mean: number;
+  /** Mean CPU time of the instance per cold check, in microseconds; null without /proc. */
+  serverCpuUs: number | null;
   /** Mean of the server's own compile histogram over these loads (store reads and compile, no HTTP); NaN without /metrics. */
   serverMeanMs: number;
   errors: number;
@@ -25,13 +27,20 @@ export interface ColdResult extends LatencyPercentiles {
 const COMPILE_SUM = 'castellan_compile_duration_seconds_sum';
 const COMPILE_COUNT = 'castellan_compile_duration_seconds_count';
 
-/** One principal's cold check on one instance: its latency, or what went wrong. */
-async function coldCheck(ctx: BenchContext, proc: Proc, principal: Dataset['cold'][number]['principals'][number]): Promise<{ ms: number } | 'error' | 'non2xx' | 'wrong'> {
+/**
+ * One principal's cold check on one instance: its latency and the instance's CPU time for
+ * it (the instance does nothing else meanwhile; PostgreSQL's work is not in it), or what
+ * went wrong.
+ */
+async function coldCheck(ctx: BenchContext, proc: Proc, principal: Dataset['cold'][number]['principals'][number]): Promise<{ ms: number; cpuUs: number | null } | 'error' | 'non2xx' | 'wrong'> {
   const body = checkBody(principal, { action: 'view', resource: { type: 'Project', id: principal.projects[0]! } });
   try {
+    const cpuBefore = processCpuSeconds(proc.pid);
     const answer = await ctx.http.post(`${proc.url}/v1/check`, body);
+    const cpuAfter = processCpuSeconds(proc.pid);
     if (answer.status !== 200) return 'non2xx';
-    return (JSON.parse(answer.text) as { allowed: boolean }).allowed === true ? { ms: answer.ms } : 'wrong';
+    const cpuUs = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) * 1e6;
+    return (JSON.parse(answer.text) as { allowed: boolean }).allowed === true ? { ms: answer.ms, cpuUs } : 'wrong';
   } catch {
     return 'error';
   }
@@ -39,7 +48,10 @@ async function coldCheck(ctx: BenchContext, proc: Proc, principal: Dataset['cold
 
 function summarise(grants: number, outcomes: Array<Awaited<ReturnType<typeof coldCheck>>>, elapsedS: number) {
   const latencies = outcomes.flatMap((o) => (typeof o === 'object' ? [o.ms] : []));
+  const cpu = outcomes.flatMap((o) => (typeof o === 'object' && o.cpuUs !== null ? [o.cpuUs] : []));
   return {
+    /** Mean CPU time of the instance per cold check, in microseconds (/proc, 10 ms ticks averaged over the checks). */
+    serverCpuUs: cpu.length ? cpu.reduce((a, b) => a + b, 0) / cpu.length : null,
     grants,
     principals: outcomes.length,
     requestsPerSecond: latencies.length / elapsedS,
