@@ -5,7 +5,7 @@ import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js
 import type { Policies } from '../policy/catalog.js';
 import type { LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
-import { CompactAbility, createCompactAbilities, type Prefix, type RuleFinder } from './compact-ability.js';
+import { CompactAbility, createCompactAbilities, inListOf, type Prefix, type RuleFinder } from './compact-ability.js';
 import { LruCache } from './lru.js';
 import { createProjectSets, NO_PROJECTS, type ProjectSet } from './project-sets.js';
 import type { PolicyBus } from './policy-bus.js';
@@ -61,14 +61,10 @@ export interface AbilityProviderOptions {
  * any other shape of condition goes to CASL's own matcher.
  */
 function inListMatcher(conditions: MongoQuery): MatchConditions | null {
-  const keys = Object.keys(conditions);
-  if (keys.length !== 1 || keys[0]!.includes('.')) return null;
-  const attribute = keys[0]!;
-  const operand = (conditions as Record<string, unknown>)[attribute];
-  if (typeof operand !== 'object' || operand === null || Object.keys(operand).length !== 1) return null;
-  const list = (operand as { $in?: unknown }).$in;
-  if (!Array.isArray(list) || !list.every((id) => typeof id === 'string')) return null;
-  const ids = new Set<unknown>(list);
+  const list = inListOf(conditions);
+  if (list === null) return null;
+  const { attribute } = list;
+  const ids = new Set<unknown>(list.ids);
   const match = (object: Record<string, unknown>) => {
     const value = object?.[attribute];
     return Array.isArray(value) ? value.some((v) => ids.has(v)) : ids.has(value);

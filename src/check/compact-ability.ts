@@ -143,13 +143,9 @@ function templateOf(rule: CompiledRule): { template: Template; ids: readonly str
   // CASL reads fields as patterns where they hold `*`; such rules stay with CASL.
   if (fields !== undefined && (!Array.isArray(fields) || fields.length === 0 || !fields.every((f) => typeof f === 'string' && !f.includes('*')))) return null;
   if (typeof conditions !== 'object' || conditions === null || Array.isArray(conditions)) return null;
-  const attributes = Object.keys(conditions);
-  if (attributes.length !== 1 || attributes[0]!.includes('.')) return null;
-  const attribute = attributes[0]!;
-  const operand = (conditions as Record<string, unknown>)[attribute];
-  if (typeof operand !== 'object' || operand === null || Object.keys(operand).length !== 1) return null;
-  const ids = (operand as { $in?: unknown }).$in;
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) return null;
+  const list = inListOf(conditions);
+  if (list === null) return null;
+  const { attribute, ids } = list;
   const shape: Record<string, unknown> = {};
   for (const key in raw) shape[key] = key === 'conditions' ? null : raw[key];
   const template: Template = {
@@ -162,7 +158,23 @@ function templateOf(rule: CompiledRule): { template: Template; ids: readonly str
     attribute,
     shape,
   };
-  return { template, ids: ids as string[], key: JSON.stringify([shape, attribute]) };
+  return { template, ids, key: JSON.stringify([shape, attribute]) };
+}
+
+/**
+ * The one condition shape both the check path's `$in` matcher (abilities.ts) and compact
+ * entries take: `{attribute: {$in: [strings]}}`, one attribute without a dot. Shared, so the
+ * two never disagree on which rules they handle.
+ */
+export function inListOf(conditions: object): { attribute: string; ids: readonly string[] } | null {
+  const attributes = Object.keys(conditions);
+  if (attributes.length !== 1 || attributes[0]!.includes('.')) return null;
+  const attribute = attributes[0]!;
+  const operand = (conditions as Record<string, unknown>)[attribute];
+  if (typeof operand !== 'object' || operand === null || Object.keys(operand).length !== 1) return null;
+  const ids = (operand as { $in?: unknown }).$in;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) return null;
+  return { attribute, ids };
 }
 
 /** Whether `ids` is exactly the sorted union of the later runs' lists (checked without sorting: thousands of grants). */
