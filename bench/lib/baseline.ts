@@ -12,8 +12,9 @@ const run = promisify(execFile);
  * commit (a file the ref does not have is left out of its build). Also the files whose
  * build depends on them changing together: decide()'s callers (policy-tests.ts) and what
  * only the newer provider uses (project-sets.ts, exported-rules.ts). And the cold load's
- * files (source.ts, the store's principal load, version read and connection), so a cold compile is
- * compared whole. The wiring (app.ts) is not swapped: it builds against either provider.
+ * store reads (the principal load and the version read), so a cold compile is compared
+ * whole. The wiring (app.ts, source.ts, the store's connections) is not swapped: it builds
+ * against either provider.
  */
 export const HOT_PATH_FILES = [
   'src/check/http-handler.ts',
@@ -25,9 +26,7 @@ export const HOT_PATH_FILES = [
   'src/check/project-sets.ts',
   'src/check/exported-rules.ts',
   'src/check/policy-tests.ts',
-  'src/check/source.ts',
   'src/store/principal-facts.ts',
-  'src/store/database.ts',
   'src/store/versions.ts',
   'src/http/json.ts',
   'src/http/write-batch.ts',

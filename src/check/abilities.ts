@@ -6,6 +6,8 @@ import type { Policies } from '../policy/catalog.js';
 import type { LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
 import { CompactAbility, createCompactAbilities, inListOf, type Prefix, type RuleFinder } from './compact-ability.js';
+import { ID_PATTERN } from '../policy/catalog.js';
+import { shown } from './decide.js';
 import { LruCache } from './lru.js';
 import { createProjectSets, NO_PROJECTS, type ProjectSet } from './project-sets.js';
 import type { PolicyBus } from './policy-bus.js';
@@ -23,6 +25,8 @@ export interface PrincipalAbility {
   readonly versionText: string;
   /** When the entry was last confirmed current against PostgreSQL. */
   validatedAt: number;
+  /** Why the principal holds nothing, when that is so for a reason of their own (no such company, not an active member): every deny says it. */
+  readonly standing: string | undefined;
 }
 
 export type { PrincipalSource } from './source.js';
@@ -119,6 +123,7 @@ class CachedAbility extends CompactAbility implements PrincipalAbility {
     readonly version: bigint,
     readonly versionText: string,
     public validatedAt: number,
+    readonly standing: string | undefined,
   ) {
     super(prefix, groups);
   }
@@ -154,6 +159,15 @@ function storeBehind(currentVersion: string, floor: bigint, minVersion: bigint |
   });
 }
 
+/** Why a principal who holds nothing holds nothing, when it is not their role's doing. */
+function standingOf(companyId: string, userId: string, loaded: LoadedPrincipal): string | undefined {
+  const who = ID_PATTERN.test(userId) ? userId : shown(userId);
+  if (loaded.version === null) return `company ${companyId} is not known`;
+  if (!loaded.membership) return `${who} is not a member of ${companyId}`;
+  if (loaded.membership.status !== 'active') return `${who} is not an active member of ${companyId} (${loaded.membership.status})`;
+  return undefined;
+}
+
 export function createAbilityProvider(options: AbilityProviderOptions): AbilityProvider {
   const { policies, source, rulesCache, bus, metrics, logger } = options;
   const now = options.now ?? Date.now;
@@ -187,17 +201,17 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (held?.text !== text) versions.set(companyId, '', (held = { text, value: BigInt(text) }));
     return held;
   };
-  const entryFor = (companyId: string, rules: CompiledRule[], projects: ReadonlySet<string>, version: string): PrincipalAbility => {
+  const entryFor = (companyId: string, rules: CompiledRule[], projects: ReadonlySet<string>, version: string, standing?: string): PrincipalAbility => {
     const [prefix, groups] = compact.build(companyId, rules, projects);
     const shared = versionOf(companyId, version);
-    return new CachedAbility(prefix, groups, projects, shared.value, shared.text, now());
+    return new CachedAbility(prefix, groups, projects, shared.value, shared.text, now(), standing);
   };
 
   /** What any principal of a company that does not exist compiles to (nothing), built once. */
   let nobody: ReturnType<typeof compact.build> | undefined;
-  const nobodyEntry = (): PrincipalAbility => {
+  const nobodyEntry = (companyId: string): PrincipalAbility => {
     nobody ??= compact.build('', compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] }), NO_PROJECTS);
-    return new CachedAbility(nobody[0], nobody[1], NO_PROJECTS, 0n, '0', now());
+    return new CachedAbility(nobody[0], nobody[1], NO_PROJECTS, 0n, '0', now(), `company ${companyId} is not known`);
   };
 
   /**
@@ -340,13 +354,14 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (!companyExists) {
       // No company, so no member: nothing to read or compile. Checks naming ids that do not
       // exist (mistakes, or a flood of them) cost one primary-key lookup each.
-      const entry = nobodyEntry();
+      const entry = nobodyEntry(companyId);
       remember(companyId, userId, entry, forgottenAtStart);
       return { entry, current: true };
     }
 
     const l2 = l2Promise ? await l2Promise : null;
-    if (l2 && l2.version === version) {
+    // Rules that allow nothing may be a principal's standing (not a member), which L2 does not keep.
+    if (l2 && l2.version === version && l2.rules.length > 0) {
       const projects = await projectsAt(companyId, version);
       if (projects) {
         const entry = entryFor(companyId, l2.rules, projects, l2.version);
@@ -376,10 +391,11 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     else throw new Error(`the loader left out the project list of version ${loadedVersion}`);
     const rules = compileStoredPrincipal(policies, loaded);
     confirmed.note(companyId, loadedVersion, loadStarted);
-    const entry = entryFor(companyId, rules, projects, loadedVersion);
+    const standing = rules.length === 0 ? standingOf(companyId, userId, loaded) : undefined;
+    const entry = entryFor(companyId, rules, projects, loadedVersion, standing);
     metrics.compileDuration.observe((now() - started) / 1000);
     remember(companyId, userId, entry, forgottenAtStart);
-    if (rulesCache && loaded.version !== null) {
+    if (rulesCache && loaded.version !== null && standing === undefined) {
       rulesCache.set(companyId, userId, loadedVersion, rules).catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
     }
     return entry;
