@@ -29,6 +29,7 @@ import { authzenRoutes, createAuthzenRouter } from './authzen/routes.js';
 import { createEvaluationHandler } from './authzen/http-handler.js';
 import { createSearcher } from './authzen/search.js';
 import { buildOpenApi } from './http/openapi.js';
+import { createConsoleRouter } from './console/routes.js';
 import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
 
 /** src/app.ts and dist/app.js both sit one folder below package.json. */
@@ -158,6 +159,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),
+        createConsoleRouter({ catalog: policies.catalog, tokenUrl: config.CONSOLE_TOKEN_URL }),
       ],
       probes,
       logger,

@@ -59,6 +59,9 @@ const configSchema = z.object({
   // The platform's own credential (plans, licenses, any domain, deleted companies' audit):
   // worth more than a check token, so longer.
   OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Where the console's sign-in page sends platform users for a token from their identity
+  // provider; it comes back to /console/#token=<JWT> (see README "Console").
+  CONSOLE_TOKEN_URL: optionalUrl(['http:', 'https:']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: booleanFlag.default(true),
   // About 13 KiB of heap per principal (bench/RESULTS.md): 20,000 is some 260 MiB.

@@ -1,0 +1,113 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_CSP } from '../../src/console/routes.js';
+import { signToken, type TestApp, type TestEnvironment, createTestEnvironment } from '../support/app.js';
+import { adminClient, createCompany, type AdminClient } from '../support/admin.js';
+import { servicesUp } from '../support/services.js';
+import { chromiumPresent, launch, screenshot } from './browser.js';
+
+const run = servicesUp && chromiumPresent;
+if (!run && process.env.REQUIRE_SERVICES === '1') throw new Error(`the console tests need PostgreSQL, Redis and ${chromiumPresent ? '' : 'chromium (apt-get install chromium)'}`);
+
+describe.runIf(run)('console in a real browser', () => {
+  let env: TestEnvironment;
+  let castellan: TestApp;
+  let browser: Browser;
+  let alice: AdminClient;
+  const PASSWORD = 'correct horse battery staple';
+
+  beforeAll(async () => {
+    env = await createTestEnvironment();
+    castellan = await env.start();
+    browser = await launch();
+    alice = adminClient(castellan.url, 'alice', 'alice@acme.test');
+    await createCompany(alice, 'acme', { name: 'Acme Corp', domains: ['acme.test'], plan: { name: 'business', userLicenses: 3, developerLicenses: 1 } });
+    // The manager may also edit members, so the last admin's refusal is the API's D11, not D12.
+    const roles = await alice.get('/v1/companies/acme/roles');
+    const manager = roles.body.company.find((r: { key: string }) => r.key === 'manager');
+    await alice.put('/v1/companies/acme/roles/company/manager', { permissions: [...manager.permissions, { action: 'edit', subject: 'Member' }] });
+    const max = await alice.post('/v1/companies/acme/local-users', { login: 'max', password: PASSWORD, firstName: 'Max', lastName: 'Meyer', role: 'manager', applicationAccess: true });
+    expect(max.status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await env?.close();
+  });
+
+  async function open(path = '/console/'): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => {
+      throw error;
+    });
+    await page.goto(`${castellan.url}${path}`);
+    return page;
+  }
+
+  async function signInWithToken(userId: string, email: string): Promise<Page> {
+    const token = await signToken(userId, { email, email_verified: true });
+    const page = await open();
+    await page.getByRole('heading', { name: 'Sign in to the Castellan console' }).waitFor();
+    const form = page.getByRole('form', { name: 'Platform user' });
+    await form.getByLabel('Company', { exact: true }).fill('acme');
+    await form.getByLabel('Token').fill(token);
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    return page;
+  }
+
+  it('serves the console same-origin under a strict CSP, and no cookie carries a token', async () => {
+    const response = await fetch(`${castellan.url}/console/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
+    expect(response.headers.get('set-cookie')).toBeNull();
+    const html = await response.text();
+    expect(html).toContain('<script type="module" src="main.js"></script>');
+    expect(html).not.toMatch(/https?:\/\//);
+    expect((await fetch(`${castellan.url}/console/config.json`)).status).toBe(200);
+  });
+
+  it('a local manager signs in, is offered only what they may do, and sees the last admin refusal next to the button', async () => {
+    const page = await open();
+    await screenshot(page, 'sign-in');
+    const form = page.getByRole('form', { name: 'Local user' });
+    await form.getByLabel('Company', { exact: true }).fill('acme');
+    await form.getByLabel('Login').fill('max');
+    await form.getByLabel('Password').fill('wrong password 123');
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => form.getByRole('alert').textContent()).toBe('invalid login or password');
+    await form.getByLabel('Password').fill(PASSWORD);
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    // Managers invite but neither create local users nor remove anyone.
+    await page.getByRole('button', { name: 'Invite user' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Add local user' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^Remove / }).count()).toBe(0);
+    const deactivate = page.getByRole('button', { name: 'Deactivate alice@acme.test' });
+    await deactivate.click();
+    const refusal = page.getByRole('row', { name: /alice@acme\.test/ }).getByRole('alert');
+    await expect.poll(() => refusal.textContent()).toBe('the company must keep at least one active admin');
+    expect(await page.evaluate(() => (globalThis as any).document.cookie)).toBe('');
+    expect(await page.context().cookies()).toEqual([]);
+  });
+
+  it('an admin signs in with a pasted token, invites a user and sees them listed as invited', async () => {
+    const page = await signInWithToken('alice', 'alice@acme.test');
+    await page.getByRole('button', { name: 'Invite user' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Invite a user' });
+    await dialog.getByLabel('Email').fill('bob@acme.test');
+    await dialog.getByLabel('Role').selectOption('editor');
+    await dialog.getByLabel('Application access').check();
+    await dialog.getByRole('button', { name: 'Send invitation' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const row = page.getByRole('row', { name: /bob@acme\.test/ });
+    await expect.poll(() => row.getByRole('cell').nth(0).textContent()).toBe('Member');
+    await expect.poll(() => row.getByRole('cell').nth(2).textContent()).toBe('invited');
+    await screenshot(page, 'users');
+    // The third seat of three is taken by max, alice has none, bob holds one: a fourth is refused next to the box.
+    const apiMembers = await alice.get('/v1/companies/acme/members');
+    expect(apiMembers.body.members.find((m: { email: string }) => m.email === 'bob@acme.test').status).toBe('invited');
+  });
+});
+
