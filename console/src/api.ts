@@ -82,20 +82,29 @@ export const api = {
 };
 
 /**
+ * A call to the check API. It authenticates services, not people: the caller's token goes in
+ * the body as the principal (or the question names a user by id), never as Authorization.
+ */
+export async function checkApi<T>(path: string, body?: unknown): Promise<T> {
+  try {
+    return (await send<T>(body === undefined ? 'GET' : 'POST', path, body, {}, false)).body;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401 && error.details?.credential !== 'check_token') onExpired(error.message);
+    throw error;
+  }
+}
+
+/**
  * What the signed-in caller may do, asked of the check API in one batch per page. The
  * answers only decide which controls are offered: the admin API still decides every write.
  */
 export async function can<K extends string>(questions: Record<K, CheckQuestion>): Promise<Record<K, boolean>> {
   const keys = Object.keys(questions) as K[];
-  const { body } = await send<BatchAnswer>(
-    'POST',
-    '/v1/check/batch',
-    { company: session().company, principal: { token: session().token }, checks: keys.map((k) => questions[k]) },
-    {},
-    false,
-  ).catch((error: unknown) => {
-    if (error instanceof ApiError && error.status === 401 && error.details?.credential !== 'check_token') onExpired(error.message);
-    throw error;
+  if (!keys.length) return {} as Record<K, boolean>;
+  const body = await checkApi<BatchAnswer>('/v1/check/batch', {
+    company: session().company,
+    principal: { token: session().token },
+    checks: keys.map((k) => questions[k]),
   });
   return Object.fromEntries(keys.map((k, i) => [k, body.results[i]?.allowed === true])) as Record<K, boolean>;
 }

@@ -130,3 +130,8 @@ export async function busy<T>(form: HTMLElement, work: () => Promise<T>): Promis
     form.removeAttribute('aria-busy');
   }
 }
+
+/** A table in a box that scrolls sideways on narrow screens: focusable, so the keyboard scrolls it too. */
+export function tableBox(label: string, table: HTMLTableElement): HTMLElement {
+  return h('div', { class: 'table-wrap', role: 'region', tabindex: '0', 'aria-label': label }, table);
+}

@@ -4,7 +4,7 @@ import { CONSOLE_CSP } from '../../src/console/routes.js';
 import { signToken, type TestApp, type TestEnvironment, createTestEnvironment } from '../support/app.js';
 import { adminClient, createCompany, type AdminClient } from '../support/admin.js';
 import { servicesUp } from '../support/services.js';
-import { chromiumPresent, launch, screenshot } from './browser.js';
+import { accessibilityProblems, chromiumPresent, launch, screenshot } from './browser.js';
 
 const run = servicesUp && chromiumPresent;
 if (!run && process.env.REQUIRE_SERVICES === '1') throw new Error(`the console tests need PostgreSQL, Redis and ${chromiumPresent ? '' : 'chromium (apt-get install chromium)'}`);
@@ -134,5 +134,108 @@ describe.runIf(run)('console in a real browser', () => {
     await confirm.click();
     await page.getByRole('heading', { name: 'Company deleted' }).waitFor();
     expect((await owner.get('/v1/companies/doomed')).status).toBe(404);
+  });
+
+  it('roles: a custom project role with two permissions is created from the matrix; a second tab editing the same role gets the conflict and reloads', async () => {
+    const page = await signInWithToken('alice', 'alice@acme.test');
+    await page.getByRole('link', { name: 'Roles & Permissions' }).click();
+    await page.getByRole('tab', { name: 'admin (locked)' }).waitFor();
+    expect(await page.getByRole('checkbox', { name: 'manage Project' }).isDisabled()).toBe(true);
+    await page.getByRole('tab', { name: '+ New project role' }).click();
+    await page.getByLabel('Name').fill('Reviewer');
+    await page.getByLabel('Key').fill('reviewer');
+    await page.getByRole('checkbox', { name: 'view Scenario' }).check();
+    await page.getByRole('checkbox', { name: 'edit ProjectInformation' }).check();
+    await page.getByRole('button', { name: 'Create role' }).click();
+    await page.getByRole('heading', { name: 'Project role: Reviewer' }).waitFor();
+    const roles = await alice.get('/v1/companies/acme/roles');
+    expect(roles.body.project.find((r: { key: string }) => r.key === 'reviewer').permissions).toEqual([
+      { action: 'edit', subject: 'ProjectInformation' },
+      { action: 'view', subject: 'Scenario' },
+    ]);
+    await screenshot(page, 'roles');
+
+    // Two tabs open the editor role; the first saves, the second is told and reloads.
+    const second = await signInWithToken('alice', 'alice@acme.test');
+    await second.getByRole('link', { name: 'Roles & Permissions' }).click();
+    for (const tab of [page, second]) await tab.getByRole('tab', { name: 'editor' }).click();
+    await page.getByRole('checkbox', { name: 'view Team' }).check();
+    await page.getByRole('button', { name: 'Save permissions' }).click();
+    await expect.poll(async () => (await alice.get('/v1/companies/acme/roles')).body.company.find((r: { key: string }) => r.key === 'editor').permissions.some((p: { action: string; subject: string }) => p.action === 'view' && p.subject === 'Team')).toBe(true);
+    await second.getByRole('checkbox', { name: 'create Team' }).check();
+    await second.getByRole('button', { name: 'Save permissions' }).click();
+    const refusal = second.getByRole('alert');
+    await expect.poll(() => refusal.textContent()).toMatch(/^This role changed since you opened it/);
+    await refusal.getByRole('button', { name: 'Reload' }).click();
+    await expect.poll(() => second.getByRole('checkbox', { name: 'view Team' }).isChecked()).toBe(true);
+    expect(await second.getByRole('checkbox', { name: 'create Team' }).isChecked()).toBe(false);
+    expect(await second.getByRole('alert').count()).toBe(0);
+  });
+
+  it("projects and the access explorer: granting the role to a team on a project changes a team member's decision", async () => {
+    const invited = await alice.post('/v1/companies/acme/invitations', { email: 'carl@acme.test', role: 'collaborator', applicationAccess: true });
+    expect(invited.status).toBe(201);
+    const carl = adminClient(castellan.url, 'carl', 'carl@acme.test');
+    expect((await carl.post('/v1/companies/acme/invitations/accept')).status).toBe(200);
+    expect((await alice.post('/v1/companies/acme/teams', { id: 'design', name: 'Design' })).status).toBe(201);
+    expect((await alice.put('/v1/companies/acme/teams/design/members/carl')).status).toBe(200);
+    expect((await alice.put('/v1/companies/acme/projects/bridge', { name: 'Bridge' })).status).toBe(201);
+
+    const page = await signInWithToken('alice', 'alice@acme.test');
+    const explain = async () => {
+      await page.goto(`${castellan.url}/console/#/explorer?user=carl&type=ProjectInformation&action=edit&project=bridge`);
+      await page.getByRole('heading', { name: 'Access explorer', level: 1 }).waitFor();
+      const decision = page.locator('.decision');
+      await decision.waitFor();
+      return { decision: await decision.textContent(), reason: await page.locator('.reason').textContent() };
+    };
+    expect(await explain()).toEqual({ decision: 'Denied', reason: 'no rule allows edit ProjectInformation' });
+
+    await page.getByRole('link', { name: 'Projects' }).click();
+    await page.getByRole('heading', { name: 'Project bridge' }).waitFor();
+    await page.getByLabel('User or team').selectOption('teams:design');
+    await page.getByLabel('Project role', { exact: true }).selectOption('reviewer');
+    await page.getByRole('button', { name: 'Grant' }).click();
+    await page.getByRole('row', { name: /Design/ }).waitFor();
+    await screenshot(page, 'projects');
+    expect(await explain()).toEqual({ decision: 'Allowed', reason: 'role reviewer via team design on project bridge allows edit ProjectInformation' });
+    await screenshot(page, 'explorer');
+
+    // One click from the Users page opens the explorer on that user.
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: "Why can't they? Explore the access of carl@acme.test" }).click();
+    await page.getByRole('heading', { name: 'Access explorer', level: 1 }).waitFor();
+    expect(await page.getByLabel('User').inputValue()).toBe('carl');
+  });
+
+  it('the audit log shows the changes newest first with a readable diff, filtered by target', async () => {
+    const page = await signInWithToken('alice', 'alice@acme.test');
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+    await page.getByLabel('Target').fill('grant:bridge/team');
+    const rows = page.locator('table.audit tbody tr');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().locator('th').textContent()).toBe('project.grant.team.put');
+    expect(await rows.first().locator('.diff').textContent()).toBe('role: "reviewer"');
+    await page.getByLabel('Target').fill('');
+    await screenshot(page, 'audit');
+  });
+
+  it('every page passes axe-core with no serious or critical violation', async () => {
+    const page = await open();
+    await page.getByRole('heading', { name: 'Sign in to the Castellan console' }).waitFor();
+    const found: Record<string, string[]> = { 'sign-in': await accessibilityProblems(page) };
+    const signedIn = await signInWithToken('alice', 'alice@acme.test');
+    for (const [name, heading] of [['users', 'Users'], ['company', 'Company'], ['roles', 'Roles & Permissions'], ['teams', 'Teams'], ['projects', 'Projects'], ['explorer', 'Access explorer'], ['audit', 'Audit log']] as const) {
+      await signedIn.goto(`${castellan.url}/console/#/${name}`);
+      await signedIn.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      found[name] = await accessibilityProblems(signedIn);
+    }
+    if (process.env.CONSOLE_SCREENSHOTS) {
+      await signedIn.goto(`${castellan.url}/console/#/teams`);
+      await signedIn.getByRole('heading', { name: 'Design (design)' }).waitFor();
+      await screenshot(signedIn, 'teams');
+    }
+    expect(found).toEqual({ 'sign-in': [], users: [], company: [], roles: [], teams: [], projects: [], explorer: [], audit: [] });
   });
 });

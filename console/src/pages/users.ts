@@ -1,6 +1,6 @@
 import { api, ApiError, can, companyPath, enc, session } from '../api.js';
 import { hasDraft, pageHeader, replaceParams, routeHash, takeDraft, type PageContext } from '../app.js';
-import { busy, checkbox, clearRefusal, field, fillForm, h, openDialog, replace, select, showRefusal } from '../dom.js';
+import { busy, checkbox, clearRefusal, field, fillForm, h, openDialog, replace, select, showRefusal, tableBox } from '../dom.js';
 import { COMPANY_ROLES, displayName, loadMembers } from '../members.js';
 import type { Member, MemberPatch, MemberWritten } from '../types.js';
 
@@ -154,7 +154,7 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
       button.addEventListener('click', () => removeDialog(member, button));
       actions.push(button);
     }
-    if (member.status !== 'invited') actions.push(h('a', { href: routeHash('explorer', { user: member.userId }), class: 'why', 'aria-label': `Why can't ${who}? Open the access explorer` }, "Why can't they?"));
+    if (member.status !== 'invited') actions.push(h('a', { href: routeHash('explorer', { user: member.userId }), class: 'why', 'aria-label': `Why can't they? Explore the access of ${who}` }, "Why can't they?"));
 
     return h(
       'tr',
@@ -295,9 +295,8 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
       field('Role', roleFilter),
     ),
     summary,
-    h(
-      'div',
-      { class: 'table-wrap' },
+    tableBox(
+      'Users',
       h(
         'table',
         { class: 'users' },
