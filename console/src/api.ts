@@ -81,6 +81,18 @@ export const api = {
   anonymous: <T>(method: string, path: string, body?: unknown) => send<T>(method, path, body, {}, false),
 };
 
+let closed = false;
+
+/** Whether the check API refused the console for want of CHECK_TOKEN (then remembered for the banner). */
+export function checkApiClosed(error: unknown): boolean {
+  const refused = error instanceof ApiError && error.status === 401 && error.details?.credential === 'check_token';
+  if (refused) closed = true;
+  return refused;
+}
+
+/** Whether any call of this page found the check API closed to the console. */
+export const checkApiWasClosed = (): boolean => closed;
+
 /**
  * A call to the check API. It authenticates services, not people: the caller's token goes in
  * the body as the principal (or the question names a user by id), never as Authorization.
@@ -101,10 +113,18 @@ export async function checkApi<T>(path: string, body?: unknown): Promise<T> {
 export async function can<K extends string>(questions: Record<K, CheckQuestion>): Promise<Record<K, boolean>> {
   const keys = Object.keys(questions) as K[];
   if (!keys.length) return {} as Record<K, boolean>;
-  const body = await checkApi<BatchAnswer>('/v1/check/batch', {
-    company: session().company,
-    principal: { token: session().token },
-    checks: keys.map((k) => questions[k]),
-  });
+  let body: BatchAnswer;
+  try {
+    body = await checkApi<BatchAnswer>('/v1/check/batch', {
+      company: session().company,
+      principal: { token: session().token },
+      checks: keys.map((k) => questions[k]),
+    });
+  } catch (error) {
+    if (!checkApiClosed(error)) throw error;
+    // The check API wants a service credential no browser should hold: offer every control
+    // and let the admin API decide (its refusals are shown), and say so on the page.
+    return Object.fromEntries(keys.map((k) => [k, true])) as Record<K, boolean>;
+  }
   return Object.fromEntries(keys.map((k, i) => [k, body.results[i]?.allowed === true])) as Record<K, boolean>;
 }

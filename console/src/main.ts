@@ -1,4 +1,4 @@
-import { api, ApiError, useSession } from './api.js';
+import { api, ApiError, checkApiWasClosed, useSession } from './api.js';
 import { collectDrafts, notice, setDrafts, type Page } from './app.js';
 import { h, replace } from './dom.js';
 import { renderSignIn } from './pages/signin.js';
@@ -73,6 +73,17 @@ async function route(): Promise<void> {
   }
   document.title = `${entry.title} · Castellan console`;
   const main = h('main', { id: 'main' });
+  // The company's name comes beside the page's own requests, not before them.
+  const companyLabel = h('span', null, companyName || session.company);
+  if (!companyName) {
+    void api
+      .get<Company>(`/v1/companies/${encodeURIComponent(session.company)}`)
+      .then((r) => {
+        companyName = r.body.name;
+        companyLabel.textContent = companyName;
+      })
+      .catch(() => {});
+  }
   const signOut = h('button', { type: 'button', class: 'link' }, 'Sign out');
   signOut.addEventListener('click', () => {
     clearSession();
@@ -80,13 +91,6 @@ async function route(): Promise<void> {
     location.hash = '';
     showSignIn({ company: session.company });
   });
-  if (!companyName) {
-    companyName = await api
-      .get<Company>(`/v1/companies/${encodeURIComponent(session.company)}`)
-      .then((r) => r.body.name)
-      .catch(() => session.company);
-  }
-  if (!loadSession()) return; // refused while loading: the sign-in page is up
   replace(
     app,
     h(
@@ -94,7 +98,7 @@ async function route(): Promise<void> {
       { class: 'top' },
       h('a', { class: 'skip', href: '#main', onclick: (e: Event) => (e.preventDefault(), main.focus()) }, 'Skip to content'),
       h('span', { class: 'brand' }, 'Castellan'),
-      h('span', { class: 'company' }, companyName, ' ', h('small', null, `(${session.company})`)),
+      h('span', { class: 'company' }, companyLabel, ' ', h('small', null, `(${session.company})`)),
       h('span', { class: 'who' }, `Signed in as ${session.userId}`, ' ', signOut),
     ),
     h(
@@ -111,6 +115,13 @@ async function route(): Promise<void> {
   main.tabIndex = -1;
   try {
     await entry.page({ root: main, params: new URLSearchParams(query), config });
+    // For measuring: how long after navigation the page was drawn with its data.
+    performance.mark(`castellan:${entry.id}:ready`);
+    if (checkApiWasClosed()) {
+      main.prepend(
+        h('p', { class: 'notice info', role: 'status' }, 'This instance requires CHECK_TOKEN on its check API, which a browser must not hold: the console cannot ask which controls you may use, so it offers them all, and Castellan refuses what you may not do. The access explorer and the project list need the check API.'),
+      );
+    }
     main.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
   } catch (error) {
     if (!loadSession()) return;

@@ -1,4 +1,4 @@
-import { checkApi, session } from './api.js';
+import { checkApi, checkApiClosed, session } from './api.js';
 import type { AccessibleAnswer } from './types.js';
 
 /**
@@ -6,11 +6,17 @@ import type { AccessibleAnswer } from './types.js';
  * admin endpoint listing projects: the service that owns them registers them).
  */
 export async function visibleProjects(): Promise<string[]> {
-  const body = await checkApi<AccessibleAnswer>('/v1/accessible', {
-    company: session().company,
-    principal: { token: session().token },
-    action: 'view',
-    resourceType: 'Project',
-  });
+  let body: AccessibleAnswer;
+  try {
+    body = await checkApi<AccessibleAnswer>('/v1/accessible', {
+      company: session().company,
+      principal: { token: session().token },
+      action: 'view',
+      resourceType: 'Project',
+    });
+  } catch (error) {
+    if (checkApiClosed(error)) return [];
+    throw error;
+  }
   return body.kind === 'some' ? [...(body.ids ?? [])].sort() : [];
 }

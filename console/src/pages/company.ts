@@ -59,7 +59,8 @@ export async function companyPage({ root }: PageContext): Promise<void> {
             const { body } = await api.patch<CompanyWritten>(companyPath(), { name: input.value.trim() });
             company = { ...company, name: body.name };
             drawGeneral();
-            document.querySelector('header.top .company')?.firstChild?.replaceWith(document.createTextNode(body.name));
+            const label = document.querySelector('header.top .company > span');
+            if (label) label.textContent = body.name;
           } catch (error) {
             showRefusal(save, message(error));
           }
