@@ -10,6 +10,7 @@ import { loadPolicies, type Policies } from './policy/catalog.js';
 import { openStore, type Store } from './store/database.js';
 import { migrateToLatest } from './store/migrator.js';
 import { createAuth } from './auth/auth.js';
+import { embeddedDevSecret } from './auth/dev-secret.js';
 import { createHashQueue } from './auth/hash-queue.js';
 import { authRoutes, createAuthRouter } from './auth/routes.js';
 import { adminRoutes, createAdminRouter } from './admin/router.js';
@@ -108,11 +109,15 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     });
 
     // One line for every scrypt of the instance: logins and new local users' passwords.
+    // Development only: embedded mode on loopback with no identity provider signs its own
+    // platform-user tokens (npm run console:link), so a fresh start can reach the console.
+    const devSecret = embeddedDevSecret(config);
+    if (devSecret) logger.info({ file: `${config.DATA_DIR}/dev-jwt-secret` }, 'development sign-in enabled (embedded mode, loopback, no AUTH_JWT_SECRET): npm run console:link prints a console sign-in link');
     const hashing = createHashQueue({ concurrency: config.SCRYPT_CONCURRENCY, maxWaiting: config.SCRYPT_QUEUE });
     const auth = await createAuth({
       db: store.db,
       config: {
-        jwtSecret: config.AUTH_JWT_SECRET,
+        jwtSecret: config.AUTH_JWT_SECRET ?? devSecret,
         jwksUrl: config.AUTH_JWKS_URL,
         issuer: config.AUTH_ISSUER,
         audience: config.AUTH_AUDIENCE,

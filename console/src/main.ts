@@ -58,7 +58,7 @@ function start(session: Session): void {
   void route();
 }
 
-function showSignIn(options: { company?: string | undefined; token?: string; reason?: string | undefined }): void {
+function showSignIn(options: { company?: string | undefined; token?: string; create?: string | undefined; reason?: string | undefined }): void {
   document.title = 'Sign in · Castellan console';
   renderSignIn(app, { config, ...options, company: options.company ?? '', done: start });
 }
@@ -139,7 +139,7 @@ async function boot(): Promise<void> {
   if (handed) {
     history.replaceState(null, '', location.pathname);
     const company = fragment.get('company') ?? undefined;
-    return showSignIn({ token: handed, company });
+    return showSignIn({ token: handed, company, create: fragment.get('create') ?? undefined });
   }
   const session = loadSession();
   if (session) useSession(session, expire);

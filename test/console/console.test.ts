@@ -4,6 +4,7 @@ import { CONSOLE_CSP } from '../../src/console/routes.js';
 import { signToken, type TestApp, type TestEnvironment, createTestEnvironment } from '../support/app.js';
 import { adminClient, createCompany, type AdminClient } from '../support/admin.js';
 import { servicesUp } from '../support/services.js';
+import { consoleLink } from '../../src/console/link-cli.js';
 import { accessibilityProblems, chromiumPresent, launch, screenshot } from './browser.js';
 
 const run = servicesUp && chromiumPresent;
@@ -316,5 +317,16 @@ describe.runIf(run)('console in a real browser', () => {
     await tab.getByRole('heading', { name: 'Access explorer', level: 1 }).waitFor();
     await tab.getByRole('button', { name: 'Check' }).click();
     await expect.poll(() => tab.locator('.notice.error').first().textContent()).toBe('a valid check token is required (Authorization: Bearer <CHECK_TOKEN>)');
+  });
+
+  it('a development sign-in link opens a new company and lands its owner in the console as an admin', async () => {
+    const token = await signToken('newcomer', { email: 'newcomer@fresh.test', email_verified: true });
+    const page = await browser.newPage();
+    await page.goto(consoleLink(castellan.url, token, 'fresh', 'Fresh Start'));
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    await expect.poll(() => page.locator('header.top .company').textContent()).toBe('Fresh Start (fresh)');
+    expect(new URL(page.url()).hash).toBe('#/users');
+    const me = await adminClient(castellan.url, 'newcomer', 'newcomer@fresh.test').get('/v1/companies/fresh/members/newcomer');
+    expect(me.body).toMatchObject({ role: 'admin', owner: true, status: 'active' });
   });
 });

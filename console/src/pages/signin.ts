@@ -7,6 +7,8 @@ export interface SignInOptions {
   config: ConsoleConfig;
   company?: string;
   token?: string;
+  /** A company name to open when `company` does not exist yet (development sign-in links). */
+  create?: string;
   /** Why the caller is here again (their session ended). */
   reason?: string;
   done: (session: Session) => void;
@@ -60,7 +62,7 @@ export function renderSignIn(root: HTMLElement, options: SignInOptions): void {
   const platformCompany = h('input', { name: 'company', required: true, autocomplete: 'organization', value: options.company ?? '', pattern: '[A-Za-z0-9._:@\\-]{1,128}' });
   const token = h('textarea', { name: 'token', required: true, rows: 4, spellcheck: 'false', autocomplete: 'off' });
   if (options.token) token.value = options.token;
-  const newName = h('input', { name: 'newCompanyName', autocomplete: 'off' });
+  const newName = h('input', { name: 'newCompanyName', autocomplete: 'off', value: options.create ?? '' });
   const platformSubmit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
   const providerLink = config.tokenUrl
     ? h(
@@ -83,7 +85,7 @@ export function renderSignIn(root: HTMLElement, options: SignInOptions): void {
     field('Token', token, 'A JWT from your identity provider (development: npm run -s dev-token).'),
     h(
       'details',
-      null,
+      { open: Boolean(options.create) },
       h('summary', null, 'Open a new company with this token'),
       field('New company name', newName, 'You become its owner and an admin. The company id is the one above.'),
     ),
@@ -98,8 +100,14 @@ export function renderSignIn(root: HTMLElement, options: SignInOptions): void {
         const session = sessionFor(token.value.trim(), company);
         if (!session) throw new Error('That is not a JWT with a subject (sub): paste the whole token.');
         useSession(session, () => {});
-        if (newName.value.trim()) await api.post('/v1/companies', { id: company, name: newName.value.trim() });
-        await confirm(session);
+        try {
+          await confirm(session);
+        } catch (error) {
+          // Not there (or not theirs): open it when asked to, else say why.
+          if (!(error instanceof ApiError && error.status === 404 && newName.value.trim())) throw error;
+          await api.post('/v1/companies', { id: company, name: newName.value.trim() });
+          await confirm(session);
+        }
         options.done(session);
       } catch (error) {
         showRefusal(platformSubmit, describe(error, company));
