@@ -202,6 +202,13 @@ describe.runIf(run)('console in a real browser', () => {
     expect(await explain()).toEqual({ decision: 'Allowed', reason: 'role reviewer via team design on project bridge allows edit ProjectInformation' });
     await screenshot(page, 'explorer');
 
+    // The granted role cannot be deleted: the refusal says where it is granted.
+    await page.getByRole('link', { name: 'Roles & Permissions' }).click();
+    await page.getByRole('tab', { name: 'Reviewer' }).click();
+    await page.getByRole('button', { name: 'Delete role…' }).click();
+    await page.getByRole('dialog', { name: 'Delete the Reviewer role?' }).getByRole('button', { name: 'Delete role' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('project role reviewer is still granted (1 grants on 1 projects): remove those grants first. Granted on: bridge (team design)');
+
     // One click from the Users page opens the explorer on that user.
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('link', { name: "Why can't they? Explore the access of carl@acme.test" }).click();

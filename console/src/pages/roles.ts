@@ -1,8 +1,9 @@
 import { api, ApiError, can, companyPath, enc } from '../api.js';
 import { pageHeader, type PageContext } from '../app.js';
 import { busy, clearRefusal, field, h, openDialog, replace, showRefusal, tableBox } from '../dom.js';
+import { visibleProjects } from '../projects.js';
 import { cellKey, cellsOf, matrixSpec, permissionsOf, type MatrixSpec } from '../matrix.js';
-import type { Catalog, Permission, Roles } from '../types.js';
+import type { Catalog, Permission, ProjectMembers, Roles } from '../types.js';
 
 const message = (error: unknown): string => (error instanceof ApiError ? error.message : String(error));
 
@@ -186,7 +187,9 @@ export async function rolesPage({ root, config }: PageContext): Promise<void> {
             } catch (error) {
               close();
               if (error instanceof ApiError && error.status === 412) conflict(del, error);
-              else showRefusal(del, message(error));
+              else if (error instanceof ApiError && error.status === 409 && error.details?.grants) {
+                showRefusal(del, `${error.message}. Granted on: ${await grantedWhere(role.key)}`);
+              } else showRefusal(del, message(error));
             }
           });
         });
@@ -208,4 +211,19 @@ export async function rolesPage({ root, config }: PageContext): Promise<void> {
 /** Permissions the matrix does not show (outside this scope's catalog), kept as they are. */
 function outside(spec: MatrixSpec, permissions: readonly Permission[]): Permission[] {
   return permissions.filter((p) => !spec.actionsOf[p.subject]?.includes(p.action) && p.action !== 'manage');
+}
+
+/** Where a project role is granted, from the projects the caller may view: "bridge (team Design, carl)". */
+async function grantedWhere(roleKey: string): Promise<string> {
+  const projects = await visibleProjects().catch(() => [] as string[]);
+  const found = await Promise.all(
+    projects.map(async (projectId) => {
+      const members = await api.get<ProjectMembers>(companyPath(`/projects/${enc(projectId)}/members`)).then((r) => r.body).catch(() => null);
+      if (!members) return null;
+      const holders = [...members.teams.filter((g) => g.role === roleKey).map((g) => `team ${g.teamId}`), ...members.users.filter((g) => g.role === roleKey).map((g) => g.userId)];
+      return holders.length ? `${projectId} (${holders.join(', ')})` : null;
+    }),
+  );
+  const where = found.filter((w): w is string => w !== null);
+  return where.length ? where.join('; ') : 'projects you may not view';
 }
