@@ -62,3 +62,13 @@ export function pageHeader(title: string, lead?: Child, actions?: Child): HTMLEl
 export function notice(root: HTMLElement, message: string, kind: 'error' | 'info' = 'error'): void {
   replace(root, h('p', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message));
 }
+
+let redraw: () => void = () => {};
+
+/** Registers how the current page is drawn again (main's router). */
+export function onRedraw(fn: () => void): void {
+  redraw = fn;
+}
+
+/** Draws the current route again, with the data as it now is. */
+export const redrawPage = (): void => redraw();

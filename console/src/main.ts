@@ -1,5 +1,5 @@
 import { api, ApiError, checkApiWasClosed, useSession } from './api.js';
-import { collectDrafts, notice, setDrafts, type Page } from './app.js';
+import { collectDrafts, notice, onRedraw, setDrafts, type Page } from './app.js';
 import { h, replace } from './dom.js';
 import { renderSignIn } from './pages/signin.js';
 import { clearSession, loadSession, peekResume, saveResume, saveSession, takeResume, type Session } from './session.js';
@@ -134,6 +134,7 @@ async function boot(): Promise<void> {
   // A token handed over in the fragment (CONSOLE_TOKEN_URL, or a development sign-in link):
   // fragments never reach a server or its logs. Taken out of the address bar at once.
   window.addEventListener('hashchange', () => void route());
+  onRedraw(() => void route());
   const fragment = new URLSearchParams(location.hash.replace(/^#/, ''));
   const handed = fragment.get('token');
   if (handed) {

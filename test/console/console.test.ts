@@ -10,12 +10,14 @@ import { accessibilityProblems, chromiumPresent, launch, screenshot } from './br
 const run = servicesUp && chromiumPresent;
 if (!run && process.env.REQUIRE_SERVICES === '1') throw new Error(`the console tests need PostgreSQL, Redis and ${chromiumPresent ? '' : 'chromium (apt-get install chromium)'}`);
 
-describe.runIf(run)('console in a real browser', () => {
+// Pages in a real browser on a shared 2-core machine: generous per-test time, few tests.
+describe.runIf(run)('console in a real browser', { timeout: 120_000 }, () => {
   let env: TestEnvironment;
   let castellan: TestApp;
   let browser: Browser;
   let alice: AdminClient;
   const PASSWORD = 'correct horse battery staple';
+  const LICENSE_REFUSAL = 'all 3 user licenses (application access) are in use';
 
   beforeAll(async () => {
     env = await createTestEnvironment();
@@ -106,9 +108,23 @@ describe.runIf(run)('console in a real browser', () => {
     await expect.poll(() => row.getByRole('cell').nth(0).textContent()).toBe('Member');
     await expect.poll(() => row.getByRole('cell').nth(2).textContent()).toBe('invited');
     await screenshot(page, 'users');
-    // The third seat of three is taken by max, alice has none, bob holds one: a fourth is refused next to the box.
     const apiMembers = await alice.get('/v1/companies/acme/members');
     expect(apiMembers.body.members.find((m: { email: string }) => m.email === 'bob@acme.test').status).toBe('invited');
+    // Three user licenses: max and bob hold two; alice (an admin may grant herself access, D12) takes the last.
+    const aliceApp = page.getByRole('checkbox', { name: 'Application access for alice@acme.test' });
+    await aliceApp.check();
+    await expect.poll(async () => (await alice.get('/v1/companies/acme/members/alice')).body.applicationAccess).toBe(true);
+    // A fourth is refused as the API words it, next to the control that asked for it.
+    await page.getByRole('button', { name: 'Invite user' }).click();
+    const again = page.getByRole('dialog', { name: 'Invite a user' });
+    await again.getByLabel('Email').fill('eve@acme.test');
+    await again.getByLabel('Application access').check();
+    await again.getByRole('button', { name: 'Send invitation' }).click();
+    await expect.poll(() => again.getByRole('alert').textContent()).toBe(LICENSE_REFUSAL);
+    await again.getByRole('button', { name: 'Cancel' }).click();
+    // Alice gives her seat back (the next tests need it).
+    await page.getByRole('checkbox', { name: 'Application access for alice@acme.test' }).uncheck();
+    await expect.poll(async () => (await alice.get('/v1/companies/acme/members/alice')).body.applicationAccess).toBe(false);
   });
 
   it('company page: settings, domains, license bars; ownership and deletion only for the owner, deletion after typing the id', async () => {
@@ -174,15 +190,27 @@ describe.runIf(run)('console in a real browser', () => {
   });
 
   it("projects and the access explorer: granting the role to a team on a project changes a team member's decision", async () => {
+    // The roles test makes "reviewer" in the matrix; made here too when that test did not run.
+    const existing = await alice.get('/v1/companies/acme/roles');
+    if (!existing.body.project.some((r: { key: string }) => r.key === 'reviewer')) {
+      const made = await alice.post('/v1/companies/acme/roles/project', { key: 'reviewer', name: 'Reviewer', permissions: [{ action: 'view', subject: 'Scenario' }, { action: 'edit', subject: 'ProjectInformation' }] });
+      expect(made.status).toBe(201);
+    }
     const invited = await alice.post('/v1/companies/acme/invitations', { email: 'carl@acme.test', role: 'collaborator', applicationAccess: true });
     expect(invited.status).toBe(201);
     const carl = adminClient(castellan.url, 'carl', 'carl@acme.test');
     expect((await carl.post('/v1/companies/acme/invitations/accept')).status).toBe(200);
     expect((await alice.post('/v1/companies/acme/teams', { id: 'design', name: 'Design' })).status).toBe(201);
     expect((await alice.put('/v1/companies/acme/teams/design/members/carl')).status).toBe(200);
-    expect((await alice.put('/v1/companies/acme/projects/bridge', { name: 'Bridge' })).status).toBe(201);
 
     const page = await signInWithToken('alice', 'alice@acme.test');
+    await page.getByRole('link', { name: 'Projects' }).click();
+    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    await page.getByLabel('Project id').fill('bridge');
+    await page.getByLabel('Project name').fill('Bridge');
+    await page.getByRole('button', { name: 'Register project' }).click();
+    await page.getByRole('heading', { name: 'Project bridge' }).waitFor();
+    expect(await page.getByRole('row', { name: /alice@acme\.test/ }).getByRole('combobox').inputValue()).toBe('project-admin');
     const explain = async () => {
       await page.goto(`${castellan.url}/console/#/explorer?user=carl&type=ProjectInformation&action=edit&project=bridge`);
       await page.getByRole('heading', { name: 'Access explorer', level: 1 }).waitFor();
@@ -296,8 +324,15 @@ describe.runIf(run)('console in a real browser', () => {
     expect(page.url()).toMatch(/\/console\/#\/users$/);
   });
 
-  it('with CHECK_TOKEN set, the console offers every control, says why, and the admin API still refuses', async () => {
-    const guarded = await env.start({ CHECK_TOKEN: 'check-token-of-sixteen-or-more' });
+  it('CONSOLE_TOKEN_URL is offered; with CHECK_TOKEN set the console offers every control, says why, and the admin API still refuses', async () => {
+    const guarded = await env.start({ CHECK_TOKEN: 'check-token-of-sixteen-or-more', CONSOLE_TOKEN_URL: 'https://login.example.test/castellan-token' });
+    // CONSOLE_TOKEN_URL: the identity provider's page is told where to send the token back.
+    const idp = await browser.newPage();
+    await idp.goto(`${guarded.url}/console/`);
+    await idp.getByRole('form', { name: 'Platform user' }).getByLabel('Company', { exact: true }).fill('acme');
+    expect(await idp.getByRole('link', { name: 'Sign in with your identity provider' }).getAttribute('href')).toBe(
+      `https://login.example.test/castellan-token?return_to=${encodeURIComponent(`${guarded.url}/console/`)}&company=acme`,
+    );
     const page = await browser.newPage();
     await page.goto(`${guarded.url}/console/#token=${await signToken('max-guest', {})}&company=acme`);
     // Not a member: the sign-in is refused as the API words it.

@@ -1,5 +1,5 @@
 import { api, ApiError, can, companyPath, enc } from '../api.js';
-import { pageHeader, replaceParams, type PageContext } from '../app.js';
+import { pageHeader, redrawPage, replaceParams, type PageContext } from '../app.js';
 import { busy, clearRefusal, field, h, replace, select, showRefusal, tableBox } from '../dom.js';
 import { displayName, loadMembers } from '../members.js';
 import { visibleProjects } from '../projects.js';
@@ -112,7 +112,7 @@ export async function projectsPage({ root, params }: PageContext): Promise<void>
         try {
           await api.put(companyPath(`/projects/${enc(id.value.trim())}`), { name: name.value.trim() });
           replaceParams('projects', { project: id.value.trim() });
-          await projectsPage({ root, params: new URLSearchParams({ project: id.value.trim() }), config: undefined as never });
+          redrawPage();
         } catch (error) {
           showRefusal(button, message(error));
         }

@@ -151,7 +151,7 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
     }
     if (may.remove && !self) {
       const button = h('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${who}` }, 'Remove');
-      button.addEventListener('click', () => removeDialog(member, button));
+      button.addEventListener('click', () => removeDialog(member));
       actions.push(button);
     }
     if (member.status !== 'invited') actions.push(h('a', { href: routeHash('explorer', { user: member.userId }), class: 'why', 'aria-label': `Why can't they? Explore the access of ${who}` }, "Why can't they?"));
@@ -170,7 +170,7 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
     );
   }
 
-  function removeDialog(member: Member, opener: HTMLElement): void {
+  function removeDialog(member: Member): void {
     openDialog(`Remove ${displayName(member)}?`, (close) => {
       const confirm = h('button', { type: 'submit', class: 'danger' }, 'Remove');
       const form = h(
@@ -195,7 +195,6 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
       });
       return form;
     });
-    void opener;
   }
 
   function inviteDialog(): void {
