@@ -85,6 +85,15 @@ describe.runIf(run)('console in a real browser', { timeout: 120_000 }, () => {
     await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
     // Managers invite but neither create local users nor remove anyone.
     await page.getByRole('button', { name: 'Invite user' }).waitFor();
+    // The keyboard reaches the dialog; Escape closes it and focus returns to what opened it.
+    await page.getByRole('button', { name: 'Invite user' }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Invite a user' });
+    await dialog.waitFor();
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.name)).toBe('email');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.textContent)).toBe('Invite user');
     expect(await page.getByRole('button', { name: 'Add local user' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Remove / }).count()).toBe(0);
     const deactivate = page.getByRole('button', { name: 'Deactivate alice@acme.test' });
