@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { PolicyFileError } from './policy/catalog.js';
 import { ShutdownDeadlineError } from './server.js';
+import { DataDirLockedError } from './store/data-dir-lock.js';
 import { MigrationError } from './store/migrator.js';
 
 /** Closing PostgreSQL and Redis after the drain is quick; this only bounds one that hangs. */
@@ -10,9 +11,16 @@ const DEPENDENCY_CLOSE_GRACE_MS = 5000;
 
 /** Expected start-up failures print one clear message, not a stack trace. */
 function fatal(error: unknown): never {
-  const known = error instanceof ConfigError || error instanceof PolicyFileError || error instanceof MigrationError;
-  console.error(known ? (error as Error).message : error);
+  const known = error instanceof ConfigError || error instanceof PolicyFileError || error instanceof MigrationError || error instanceof DataDirLockedError;
+  console.error(known ? (error as Error).message : (portTaken(error) ?? error));
   process.exit(1);
+}
+
+function portTaken(error: unknown): string | undefined {
+  const { code, address, port } = (error ?? {}) as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (code === 'EADDRINUSE') return `port ${port} on ${address} is in use by another process: stop it, or set PORT (and HOST) to a free one`;
+  if (code === 'EACCES') return `not allowed to listen on port ${port} on ${address}: use a port above 1023, or set HOST/PORT`;
+  return undefined;
 }
 
 /**
@@ -51,6 +59,21 @@ function stopOnSignals(app: Castellan, config: Config, logger: Logger): void {
   process.on('SIGINT', onSignal);
 }
 
+/**
+ * A newcomer's way in: with the development identity and no company yet, one line to paste
+ * makes the first company, with its creator as owner and admin.
+ */
+async function suggestFirstCompany(app: Castellan, url: string): Promise<void> {
+  if (!app.developmentIdentity) return;
+  const any = await app.store.db.selectFrom('companies').select('id').limit(1).execute().catch(() => [{ id: '?' }]);
+  if (any.length > 0) return;
+  const token = '$(npm run -s dev-token -- ada ada@example.test)';
+  process.stdout.write(
+    `# No company yet. Paste this to create one, owned by ada (a development user):\n` +
+      `curl -s ${url}/v1/companies -H "authorization: Bearer ${token}" -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme"}'\n`,
+  );
+}
+
 let config: Config;
 try {
   config = loadConfig();
@@ -58,6 +81,14 @@ try {
   fatal(error);
 }
 const logger = createLogger(config.LOG_LEVEL);
+// The first line says which mode this is, before anything (migrations, warnings) is logged.
+logger.info(
+  {
+    store: config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.DATA_DIR}`,
+    cache: config.REDIS_URL ? 'Redis (multi-instance)' : 'in process (single instance)',
+  },
+  `castellan starting: ${config.DATABASE_URL ? 'PostgreSQL' : 'embedded'} store, ${config.REDIS_URL ? 'Redis' : 'in-process'} cache`,
+);
 let app: Castellan;
 try {
   app = await createCastellan(config, { logger });
@@ -69,8 +100,9 @@ logger.info(
   {
     url,
     store: app.mode.store === 'pglite' ? `embedded PGlite in ${app.store.location}` : `PostgreSQL at ${app.store.location}`,
-    cache: app.mode.cache === 'redis' ? 'Redis (multi-instance)' : 'in process (single instance)',
+    cache: app.mode.redis ? `Redis ${{ server: 'server', cluster: 'Cluster', sentinel: 'via Sentinel' }[app.mode.redis]} (multi-instance)` : 'in process (single instance)',
   },
   `castellan listening on ${url}`,
 );
 stopOnSignals(app, config, logger);
+await suggestFirstCompany(app, url);

@@ -1,13 +1,40 @@
-import { loadConfig } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { readDevSecret, usesDevSecret } from './dev-secret.js';
 import { signDevToken } from './dev-token.js';
 
-// npm run -s dev-token -- <userId> [email] [minutes]: an HS256 token signed with AUTH_JWT_SECRET, as
-// a development identity provider would issue it. For trying the admin API; production
-// tokens come from the real identity provider (AUTH_JWKS_URL).
-const [sub, email, minutes = '60'] = process.argv.slice(2);
-const config = loadConfig();
-if (!sub || !config.AUTH_JWT_SECRET) {
-  console.error('usage: AUTH_JWT_SECRET=<32+ chars> npm run -s dev-token -- <userId> [email] [minutes]');
-  process.exit(2);
+// npm run -s dev-token -- <userId> [email] [minutes]: an HS256 token, as a development identity
+// provider would issue it, signed with AUTH_JWT_SECRET or, in embedded mode with nothing
+// configured, with the secret the server generated in DATA_DIR. For trying the admin API;
+// production tokens come from the real identity provider (AUTH_JWKS_URL).
+const USAGE = 'usage: npm run -s dev-token -- <userId> [email] [minutes]   (minutes: 1 to 10080, default 60)';
+
+function fail(message: string, code = 2): never {
+  console.error(message);
+  process.exit(code);
 }
-console.log(await signDevToken(config, config.AUTH_JWT_SECRET, sub, email, Number(minutes)));
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const [sub, email, minutesText = '60'] = args;
+if (!sub || sub.startsWith('-')) fail(`${sub ? `unknown option ${sub}` : 'a user id is needed'}\n${USAGE}`);
+if (!/^\d{1,5}$/.test(minutesText) || Number(minutesText) < 1 || Number(minutesText) > 10_080) fail(`minutes must be a whole number from 1 to 10080 (got "${minutesText}")\n${USAGE}`);
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  fail(error instanceof ConfigError ? error.message : String(error), 1);
+}
+const secret = config.AUTH_JWT_SECRET ?? (usesDevSecret(config) ? readDevSecret(config.DATA_DIR) : undefined);
+if (!secret) {
+  fail(
+    usesDevSecret(config)
+      ? `no development secret in ${config.DATA_DIR} yet: start the server once (npm start), which creates it`
+      : 'no secret to sign with: set AUTH_JWT_SECRET (32+ characters), the one the server is configured with',
+    1,
+  );
+}
+console.log(await signDevToken(config, secret, sub, email, Number(minutesText)));

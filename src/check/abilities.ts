@@ -5,6 +5,8 @@ import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js
 import type { Policies } from '../policy/catalog.js';
 import type { LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
+import { ID_PATTERN } from '../policy/catalog.js';
+import { shown } from './decide.js';
 import { LruCache } from './lru.js';
 import { createProjectSets, NO_PROJECTS, type ProjectSet } from './project-sets.js';
 import type { PolicyBus } from './policy-bus.js';
@@ -21,6 +23,8 @@ export interface PrincipalAbility {
   readonly versionText: string;
   /** When the entry was last confirmed current against PostgreSQL. */
   validatedAt: number;
+  /** Why the principal holds nothing, when that is so for a reason of their own (no such company, not an active member): every deny says it. */
+  readonly standing: string | undefined;
 }
 
 export type { PrincipalSource } from './source.js';
@@ -85,20 +89,26 @@ export const createCheckAbility = (rules: CompiledRule[]): MongoAbility => creat
 /**
  * The latest version read from PostgreSQL per company, and when the read started (so a
  * confirmation never claims to be newer than the data it saw). Trusted for the same
- * bound as an entry of its own.
+ * bound as an entry of its own. Bounded: every company id a check names is read, existing
+ * or not, and a confirmation only serves companies with cached principals, which L1
+ * bounds; the company read least recently goes first, costing at most one more read.
  */
-function createConfirmations(maxStalenessMs: number) {
+function createConfirmations(maxStalenessMs: number, maxCompanies: number) {
   const reads = new Map<string, { version: string; at: number }>();
   return {
     note(companyId: string, version: string, at: number): void {
       const known = reads.get(companyId);
-      if (known === undefined || at >= known.at) reads.set(companyId, { version, at });
+      if (known !== undefined && at < known.at) return;
+      reads.delete(companyId);
+      reads.set(companyId, { version, at });
+      if (reads.size > maxCompanies) reads.delete(reads.keys().next().value!);
     },
     /** When `version` was last confirmed current for the company, if within the bound at `now`. */
     at(companyId: string, version: string, now: number): number | undefined {
       const read = reads.get(companyId);
       return read !== undefined && read.version === version && now - read.at <= maxStalenessMs ? read.at : undefined;
     },
+    forget: (companyId: string) => void reads.delete(companyId),
     clear: () => reads.clear(),
   };
 }
@@ -129,6 +139,15 @@ function storeBehind(currentVersion: string, floor: bigint, minVersion: bigint |
   });
 }
 
+/** Why a principal who holds nothing holds nothing, when it is not their role's doing. */
+function standingOf(companyId: string, userId: string, loaded: LoadedPrincipal): string | undefined {
+  const who = ID_PATTERN.test(userId) ? userId : shown(userId);
+  if (loaded.version === null) return `company ${companyId} is not known`;
+  if (!loaded.membership) return `${who} is not a member of ${companyId}`;
+  if (loaded.membership.status !== 'active') return `${who} is not an active member of ${companyId} (${loaded.membership.status})`;
+  return undefined;
+}
+
 export function createAbilityProvider(options: AbilityProviderOptions): AbilityProvider {
   const { policies, source, rulesCache, bus, metrics, logger } = options;
   const now = options.now ?? Date.now;
@@ -137,27 +156,52 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   let flightsStarted = 0;
   const projectSets = createProjectSets(options.maxEntries);
   const projectLoads = new Map<string, Promise<ProjectSet>>();
-  const confirmed = createConfirmations(options.maxStalenessMs);
+  const confirmed = createConfirmations(options.maxStalenessMs, options.maxEntries);
+  /** Counts the companies the bus let go of: a load that saw one go by may hold what the bus no longer calls stale. */
+  let forgotten = 0;
   const clear = () => {
     l1.clear();
     confirmed.clear();
   };
   bus.onReconnect(clear);
+  bus.onForget((companyId) => {
+    forgotten++;
+    l1.deleteGroup(companyId);
+    confirmed.forget(companyId);
+  });
   // Bound once: resolving a labelled child per request would hash the labels on the hot path.
   const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
-  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string): PrincipalAbility => ({
+  /** What any principal of a company that does not exist compiles to, built once. */
+  let nobody: { rules: CompiledRule[]; ability: MongoAbility } | undefined;
+  const nobodyEntry = (companyId: string): PrincipalAbility => {
+    nobody ??= (() => {
+      const rules = compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] });
+      return { rules, ability: createCheckAbility(rules) };
+    })();
+    // Same property order as entryFor: one object shape for every entry the hot path reads.
+    return { ability: nobody.ability, rules: nobody.rules, projects: NO_PROJECTS, version: 0n, versionText: '0', validatedAt: now(), standing: `company ${companyId} is not known` };
+  };
+
+  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string, standing?: string): PrincipalAbility => ({
     ability: createCheckAbility(rules),
     rules,
     projects,
     version: BigInt(version),
     versionText: version,
     validatedAt: now(),
+    standing,
   });
 
-  /** Loads finish in any order (a degraded answer, a reconnect's clear): an older entry never replaces a newer one. */
-  const remember = (companyId: string, userId: string, entry: PrincipalAbility) => {
+  /**
+   * Loads finish in any order (a degraded answer, a reconnect's clear): an older entry never
+   * replaces a newer one. An entry whose load saw the bus forget a company is handed to its
+   * callers (their floor was known when they called) but not kept: the version that would
+   * have made it stale may be the one forgotten.
+   */
+  const remember = (companyId: string, userId: string, entry: PrincipalAbility, forgottenAtStart: number) => {
+    if (forgotten !== forgottenAtStart) return;
     const held = l1.peek(companyId, userId);
     if (held === undefined || held.version <= entry.version) l1.set(companyId, userId, entry);
   };
@@ -260,11 +304,15 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
     const cached = l1.peek(companyId, userId);
     const started = now();
+    const forgottenAtStart = forgotten;
 
     let version: string;
+    let companyExists: boolean;
     const l2Promise = cached ? null : fromL2(companyId, userId);
     try {
-      version = (await source.readVersion(companyId)) ?? '0';
+      const stored = await source.readVersion(companyId);
+      companyExists = stored !== null;
+      version = stored ?? '0';
       confirmed.note(companyId, version, started);
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
@@ -283,20 +331,28 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       return { entry: cached, current: true };
     }
     if (cached) metrics.staleRefreshes.inc({ result: 'reloaded' });
+    if (!companyExists) {
+      // No company, so no member: nothing to read or compile. Checks naming ids that do not
+      // exist (mistakes, or a flood of them) cost one primary-key lookup each.
+      const entry = nobodyEntry(companyId);
+      remember(companyId, userId, entry, forgottenAtStart);
+      return { entry, current: true };
+    }
 
     const l2 = l2Promise ? await l2Promise : null;
-    if (l2 && l2.version === version) {
+    // Rules that allow nothing may be a principal's standing (not a member), which L2 does not keep.
+    if (l2 && l2.version === version && l2.rules.length > 0) {
       const projects = await projectsAt(companyId, version);
       if (projects) {
         const entry = entryFor(l2.rules, projects, l2.version);
-        remember(companyId, userId, entry);
+        remember(companyId, userId, entry, forgottenAtStart);
         return { entry, current: true };
       }
     }
-    return { entry: await loadFromStore(companyId, userId, started), current: true };
+    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart), current: true };
   }
 
-  async function loadFromStore(companyId: string, userId: string, started: number): Promise<PrincipalAbility> {
+  async function loadFromStore(companyId: string, userId: string, started: number, forgottenAtStart: number): Promise<PrincipalAbility> {
     // The set held when the load starts: the loader skips the project list when its snapshot is at that version.
     const held = projectSets.newest(companyId);
     let loaded: LoadedPrincipal;
@@ -315,10 +371,11 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     else throw new Error(`the loader left out the project list of version ${loadedVersion}`);
     const rules = compileStoredPrincipal(policies, loaded);
     confirmed.note(companyId, loadedVersion, loadStarted);
-    const entry = entryFor(rules, projects, loadedVersion);
+    const standing = rules.length === 0 ? standingOf(companyId, userId, loaded) : undefined;
+    const entry = entryFor(rules, projects, loadedVersion, standing);
     metrics.compileDuration.observe((now() - started) / 1000);
-    remember(companyId, userId, entry);
-    if (rulesCache && loaded.version !== null) {
+    remember(companyId, userId, entry, forgottenAtStart);
+    if (rulesCache && loaded.version !== null && standing === undefined) {
       rulesCache.set(companyId, userId, loadedVersion, rules).catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
     }
     return entry;

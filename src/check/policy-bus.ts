@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { NoticeChannel } from './redis.js';
 
 /**
  * Carries "company C is now at policy version V" between instances. Each instance
@@ -13,46 +13,72 @@ export interface PolicyBus {
   announce(companyId: string, version: string): Promise<void>;
   knownVersion(companyId: string): bigint | undefined;
   onReconnect(listener: () => void): void;
+  /**
+   * Called when the book, full, lets go of a company's version: from then on nothing here
+   * says an entry of that company is stale, so whoever caches for it must drop it.
+   */
+  onForget(listener: (companyId: string) => void): void;
   close(): Promise<void>;
 }
 
 const channelName = (prefix: string) => `${prefix}policy-versions`;
 
-function createVersionBook() {
+/** When an unpublished notice is tried again, after the first failure: about 8 s in all. */
+const PUBLISH_RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+
+/** How many companies' versions an instance keeps when not told: a few MiB at most. */
+export const DEFAULT_MAX_COMPANIES = 100_000;
+
+/**
+ * The newest version heard of per company, bounded: any company id may be announced (by
+ * any writer, or anything publishing on the channel), and one map entry per id ever heard
+ * of would grow without end. The company heard of least recently goes first; its
+ * listeners are told, so no cached entry outlives the knowledge that it is stale.
+ */
+function createVersionBook(maxCompanies: number) {
   const versions = new Map<string, bigint>();
+  const forgetListeners: Array<(companyId: string) => void> = [];
   return {
     note(companyId: string, version: bigint) {
       const known = versions.get(companyId);
-      if (known === undefined || version > known) versions.set(companyId, version);
+      if (known !== undefined && version <= known) return;
+      // Re-inserted, so the order of the map is the order companies were last heard of.
+      versions.delete(companyId);
+      versions.set(companyId, version);
+      if (versions.size <= maxCompanies) return;
+      const oldest = versions.keys().next().value!;
+      versions.delete(oldest);
+      for (const listener of forgetListeners) listener(oldest);
     },
     get: (companyId: string) => versions.get(companyId),
+    onForget: (listener: (companyId: string) => void) => void forgetListeners.push(listener),
   };
 }
 
-export function createLocalPolicyBus(): PolicyBus {
-  const book = createVersionBook();
+export function createLocalPolicyBus(options: { maxCompanies?: number } = {}): PolicyBus {
+  const book = createVersionBook(options.maxCompanies ?? DEFAULT_MAX_COMPANIES);
   return {
     announce: async (companyId, version) => book.note(companyId, BigInt(version)),
     knownVersion: book.get,
     onReconnect: () => {},
+    onForget: book.onForget,
     close: async () => {},
   };
 }
 
 export async function createRedisPolicyBus(options: {
-  publisher: Redis;
-  subscriber: Redis;
+  notices: NoticeChannel;
   keyPrefix: string;
   logger: Logger;
   metrics: Metrics;
+  maxCompanies?: number;
 }): Promise<PolicyBus> {
-  const { publisher, subscriber, logger, metrics } = options;
+  const { notices, logger, metrics } = options;
   const channel = channelName(options.keyPrefix);
-  const book = createVersionBook();
+  const book = createVersionBook(options.maxCompanies ?? DEFAULT_MAX_COMPANIES);
   const reconnectListeners: Array<() => void> = [];
-  let connectedOnce = false;
 
-  subscriber.on('message', (from: string, message: string) => {
+  notices.onMessage((from, message) => {
     if (from !== channel) return;
     const split = message.indexOf(' ');
     if (split <= 0) return;
@@ -63,36 +89,49 @@ export async function createRedisPolicyBus(options: {
       logger.warn({ message }, 'ignored a malformed policy version notice');
     }
   });
-  subscriber.on('ready', () => {
-    if (!connectedOnce) {
-      connectedOnce = true;
-      return;
-    }
+  notices.onResubscribed(() => {
     logger.warn('redis subscriber reconnected: clearing the in-process ability cache');
     for (const listener of reconnectListeners) listener();
   });
-  subscriber.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
+  notices.onError(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
   try {
-    await subscriber.subscribe(channel);
+    await notices.subscribe(channel);
   } catch (error) {
     // Redis may be down at start-up; the subscription is restored on reconnect by ioredis.
     logger.warn({ err: error }, 'could not subscribe to policy version notices yet');
   }
 
+  // A notice that could not be published is tried again for a few seconds in the background:
+  // in a failover the subscribers may be back (and have cleared their caches) before this
+  // instance's command connection is, and the notice would otherwise be lost to them.
+  const retries = new Set<NodeJS.Timeout>();
+  const publishLater = (companyId: string, version: string, attempt: number) => {
+    if (attempt >= PUBLISH_RETRY_DELAYS_MS.length) return;
+    const timer = setTimeout(() => {
+      retries.delete(timer);
+      notices.publish(channel, `${companyId} ${version}`).catch(() => publishLater(companyId, version, attempt + 1));
+    }, PUBLISH_RETRY_DELAYS_MS[attempt]);
+    timer.unref();
+    retries.add(timer);
+  };
+
   return {
     async announce(companyId, version) {
       book.note(companyId, BigInt(version));
       try {
-        await publisher.publish(channel, `${companyId} ${version}`);
+        await notices.publish(channel, `${companyId} ${version}`);
       } catch (error) {
         metrics.dependencyErrors.inc({ dependency: 'redis' });
-        logger.warn({ err: error, companyId, version }, 'could not publish a policy version notice; other instances catch up within the staleness bound');
+        logger.warn({ err: error, companyId, version }, 'could not publish a policy version notice; trying again for a few seconds, and other instances catch up within the staleness bound');
+        publishLater(companyId, version, 0);
       }
     },
     knownVersion: book.get,
     onReconnect: (listener) => reconnectListeners.push(listener),
+    onForget: book.onForget,
     close: async () => {
-      subscriber.disconnect();
+      for (const timer of retries) clearTimeout(timer);
+      notices.close();
     },
   };
 }

@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEV_SECRET_FILE, devSecretAllowed } from '../auth/dev-secret.js';
+import { readDevSecret, usesDevSecret } from '../auth/dev-secret.js';
 import { signDevToken } from '../auth/dev-token.js';
 import { loadConfig, type Config } from '../config.js';
 
@@ -24,10 +23,9 @@ export function baseUrl(config: Pick<Config, 'PUBLIC_URL' | 'HOST' | 'PORT'>): s
   return `http://${host}:${config.PORT}`;
 }
 
+/** As dev-token signs: AUTH_JWT_SECRET, else the development secret an embedded instance keeps in DATA_DIR. */
 function secretOf(config: Config): string | undefined {
-  if (config.AUTH_JWT_SECRET) return config.AUTH_JWT_SECRET;
-  const file = path.join(config.DATA_DIR, DEV_SECRET_FILE);
-  return devSecretAllowed(config) && existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+  return config.AUTH_JWT_SECRET ?? (usesDevSecret(config) ? readDevSecret(config.DATA_DIR) : undefined);
 }
 
 async function main(): Promise<void> {
@@ -38,7 +36,7 @@ async function main(): Promise<void> {
   if (!sub || !secret) {
     console.error(
       'usage: npm run -s console:link -- <userId> [email] [--company <id> [--create <name>]] [--minutes 60]\n' +
-        (sub ? 'No secret to sign with: set AUTH_JWT_SECRET, or start Castellan once in embedded mode on loopback (npm start), which keeps one in DATA_DIR.' : ''),
+        (sub ? 'No secret to sign with: set AUTH_JWT_SECRET, or start Castellan once in embedded mode (npm start), which keeps one in DATA_DIR.' : ''),
     );
     process.exit(2);
   }

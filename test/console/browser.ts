@@ -1,15 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../support/chromium.js';
 
-/** Debian's chromium: playwright-core downloads no browser of its own. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const chromiumPresent = existsSync(CHROMIUM);
-
-export async function launch(): Promise<Browser> {
-  // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
-}
+export const chromiumPresent = CHROMIUM !== null;
+export const launch = launchChromium;
 
 /**
  * Where screenshots go: CONSOLE_SCREENSHOTS=docs/console writes the README's pictures;
