@@ -191,7 +191,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),
-        docsRouter({ version: PACKAGE_VERSION }),
+        docsRouter({ version: PACKAGE_VERSION, links: { console: '/console/' } }),
         createConsoleRouter({ catalog: policies.catalog, tokenUrl: config.CONSOLE_TOKEN_URL }),
       ],
       probes,
