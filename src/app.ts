@@ -33,6 +33,7 @@ import { buildOpenApi } from './http/openapi.js';
 import { appendEvents } from './webhooks/outbox.js';
 import { createWebhookWorker, type WebhookWorker } from './webhooks/worker.js';
 import { webhookDocs } from './webhooks/openapi.js';
+import { createConsoleRouter } from './console/routes.js';
 import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
 
 /** src/app.ts and dist/app.js both sit one folder below package.json. */
@@ -222,7 +223,8 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),
-        docsRouter({ version: PACKAGE_VERSION }),
+        docsRouter({ version: PACKAGE_VERSION, links: { console: '/console/' } }),
+        createConsoleRouter({ catalog: policies.catalog, tokenUrl: config.CONSOLE_TOKEN_URL }),
       ],
       probes,
       logger,

@@ -140,6 +140,9 @@ const configSchema = z.object({
   WEBHOOK_RETRY_MAX_MS: milliseconds(10, 86_400_000).default(3_600_000),
   // How often an idle instance looks for events other instances wrote and retries that fell due.
   WEBHOOK_POLL_MS: milliseconds(10, 60_000).default(1000),
+  // Where the console's sign-in page sends platform users for a token from their identity
+  // provider; it comes back to /console/#token=<JWT> (see README "Console").
+  CONSOLE_TOKEN_URL: optionalUrl(['http:', 'https:']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: booleanFlag.default(true),
   // About 13 KiB of heap per principal (bench/RESULTS.md): 20,000 is some 260 MiB.

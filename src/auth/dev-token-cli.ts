@@ -1,6 +1,6 @@
-import { SignJWT } from 'jose';
 import { ConfigError, loadConfig } from '../config.js';
 import { readDevSecret, usesDevSecret } from './dev-secret.js';
+import { signDevToken } from './dev-token.js';
 
 // npm run -s dev-token -- <userId> [email] [minutes]: an HS256 token, as a development identity
 // provider would issue it, signed with AUTH_JWT_SECRET or, in embedded mode with nothing
@@ -37,8 +37,4 @@ if (!secret) {
     1,
   );
 }
-// The address counts as verified (email_verified), as a real provider says of addresses it checked.
-let token = new SignJWT(email ? { email, email_verified: true } : {}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime(`${Number(minutesText)}m`);
-if (config.AUTH_ISSUER) token = token.setIssuer(config.AUTH_ISSUER);
-if (config.AUTH_AUDIENCE) token = token.setAudience(config.AUTH_AUDIENCE);
-console.log(await token.sign(new TextEncoder().encode(secret)));
+console.log(await signDevToken(config, secret, sub, email, Number(minutesText)));
