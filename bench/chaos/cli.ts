@@ -1,0 +1,103 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from '../lib/castellan.js';
+import { createRng } from '../lib/rng.js';
+import { FAULTS, randomCombination, type FaultName } from './faults.js';
+import { runChaos, type ChaosOptions } from './harness.js';
+import { failures, renderMarkdown } from './report.js';
+
+const USAGE = `usage: npm run chaos -- [--short] [--minutes M] [--faults ${FAULTS.join(',')}] [--combos N]
+  [--fault-seconds S] [--rate N] [--staleness MS] [--degraded MS] [--seed N] [--out FILE.md]
+  PostgreSQL from CHAOS_PG_URL (default postgres://postgres@127.0.0.1:5432/test); Redis is the harness's own redis-server.
+  --short: each single fault once, 8 s each (about two minutes); default: every single fault, then random
+  combinations of two or three until --minutes (default 15) is used up. Exit code 1 on any wrong allow.`;
+
+function numberOption(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a number (got "${raw}")\n${USAGE}`);
+  return value;
+}
+
+export function parseChaosArgs(argv: string[], log: (line: string) => void): { options: ChaosOptions; out: string | null } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      short: { type: 'boolean', default: false },
+      minutes: { type: 'string' },
+      faults: { type: 'string' },
+      combos: { type: 'string' },
+      'fault-seconds': { type: 'string' },
+      rate: { type: 'string' },
+      staleness: { type: 'string' },
+      degraded: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const short = values.short === true;
+  const faultMs = numberOption('fault-seconds', values['fault-seconds'], short ? 8 : 20) * 1000;
+  const settleMs = short ? 2000 : 4000;
+  const seed = numberOption('seed', values.seed, 17);
+  let singles: FaultName[] = [...FAULTS];
+  if (values.faults !== undefined) {
+    singles = values.faults.split(',').map((f) => f.trim()) as FaultName[];
+    for (const fault of singles) if (!(FAULTS as readonly string[]).includes(fault)) throw new Error(`--faults: unknown fault "${fault}"\n${USAGE}`);
+  }
+  const plan: FaultName[][] = singles.map((f) => [f]);
+  // A step takes its fault, a few seconds of recovery and the settle time.
+  const stepMs = faultMs + settleMs + 4000;
+  const budgetMs = numberOption('minutes', values.minutes, short ? 0 : 15) * 60_000;
+  const combos = values.combos !== undefined ? numberOption('combos', values.combos, 0) : short || values.faults !== undefined ? 0 : Math.max(0, Math.floor((budgetMs - plan.length * stepMs) / stepMs));
+  const rng = createRng(seed + 1);
+  for (let i = 0; i < combos; i++) plan.push(randomCombination(rng, rng.chance(0.5) ? 2 : 3));
+  const options: ChaosOptions = {
+    instances: 3,
+    companies: 4,
+    changingPerCompany: 8,
+    stablePerCompany: 3,
+    stalenessMs: numberOption('staleness', values.staleness, 2000),
+    degradedMs: numberOption('degraded', values.degraded, 5000),
+    faultMs,
+    settleMs,
+    recoveryTimeoutMs: 60_000,
+    rate: numberOption('rate', values.rate, short ? 60 : 120),
+    minVersionShare: 0.2,
+    writeIntervalMs: 400,
+    plan,
+    seed,
+    pgAdminUrl: process.env.CHAOS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    log,
+  };
+  return { options, out: values.out ?? null };
+}
+
+async function main(): Promise<void> {
+  const log = (line: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`);
+  const { options, out } = parseChaosArgs(process.argv.slice(2), log);
+  const result = await runChaos(options);
+  const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim();
+  const markdown = renderMarkdown(result, command);
+  console.log(`\n${markdown}\n`);
+  const dir = path.join(ROOT, 'bench/.data');
+  mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, `chaos-${result.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(json, JSON.stringify(result, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v), 2));
+  console.log(`raw results: ${path.relative(ROOT, json)}`);
+  if (out) writeFileSync(out, `${markdown}\n`);
+  const problems = failures(result);
+  if (problems.length) {
+    console.log(`\nFAILED:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    process.exitCode = 1;
+  } else {
+    console.log('\npassed: no wrong allow, nothing below minVersion, every step recovered');
+  }
+}
+
+await main();
