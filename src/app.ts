@@ -82,16 +82,18 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
     }
 
+    // Only companies with cached principals need their version kept: L1 holds at most that many.
+    const bookSize = Math.max(config.CACHE_MAX_ENTRIES, 10_000);
     let bus: PolicyBus;
     let commands: Redis | null = null;
     if (config.REDIS_URL) {
       commands = connectRedis(config.REDIS_URL, 'commands');
       const subscriber = connectRedis(config.REDIS_URL, 'subscriber');
       closers.push(async () => commands?.disconnect());
-      bus = await createRedisPolicyBus({ publisher: commands, subscriber, keyPrefix: config.REDIS_KEY_PREFIX, logger, metrics });
+      bus = await createRedisPolicyBus({ publisher: commands, subscriber, keyPrefix: config.REDIS_KEY_PREFIX, logger, metrics, maxCompanies: bookSize });
       closers.push(() => bus.close());
     } else {
-      bus = createLocalPolicyBus();
+      bus = createLocalPolicyBus({ maxCompanies: bookSize });
     }
     const rulesCache = commands ? createRedisRulesCache(commands, `${config.REDIS_KEY_PREFIX}${policiesFingerprint(policies)}:`) : null;
 

@@ -85,20 +85,26 @@ export const createCheckAbility = (rules: CompiledRule[]): MongoAbility => creat
 /**
  * The latest version read from PostgreSQL per company, and when the read started (so a
  * confirmation never claims to be newer than the data it saw). Trusted for the same
- * bound as an entry of its own.
+ * bound as an entry of its own. Bounded: every company id a check names is read, existing
+ * or not, and a confirmation only serves companies with cached principals, which L1
+ * bounds; the company read least recently goes first, costing at most one more read.
  */
-function createConfirmations(maxStalenessMs: number) {
+function createConfirmations(maxStalenessMs: number, maxCompanies: number) {
   const reads = new Map<string, { version: string; at: number }>();
   return {
     note(companyId: string, version: string, at: number): void {
       const known = reads.get(companyId);
-      if (known === undefined || at >= known.at) reads.set(companyId, { version, at });
+      if (known !== undefined && at < known.at) return;
+      reads.delete(companyId);
+      reads.set(companyId, { version, at });
+      if (reads.size > maxCompanies) reads.delete(reads.keys().next().value!);
     },
     /** When `version` was last confirmed current for the company, if within the bound at `now`. */
     at(companyId: string, version: string, now: number): number | undefined {
       const read = reads.get(companyId);
       return read !== undefined && read.version === version && now - read.at <= maxStalenessMs ? read.at : undefined;
     },
+    forget: (companyId: string) => void reads.delete(companyId),
     clear: () => reads.clear(),
   };
 }
@@ -137,12 +143,19 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   let flightsStarted = 0;
   const projectSets = createProjectSets(options.maxEntries);
   const projectLoads = new Map<string, Promise<ProjectSet>>();
-  const confirmed = createConfirmations(options.maxStalenessMs);
+  const confirmed = createConfirmations(options.maxStalenessMs, options.maxEntries);
+  /** Counts the companies the bus let go of: a load that saw one go by may hold what the bus no longer calls stale. */
+  let forgotten = 0;
   const clear = () => {
     l1.clear();
     confirmed.clear();
   };
   bus.onReconnect(clear);
+  bus.onForget((companyId) => {
+    forgotten++;
+    l1.deleteGroup(companyId);
+    confirmed.forget(companyId);
+  });
   // Bound once: resolving a labelled child per request would hash the labels on the hot path.
   const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
@@ -156,8 +169,14 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     validatedAt: now(),
   });
 
-  /** Loads finish in any order (a degraded answer, a reconnect's clear): an older entry never replaces a newer one. */
-  const remember = (companyId: string, userId: string, entry: PrincipalAbility) => {
+  /**
+   * Loads finish in any order (a degraded answer, a reconnect's clear): an older entry never
+   * replaces a newer one. An entry whose load saw the bus forget a company is handed to its
+   * callers (their floor was known when they called) but not kept: the version that would
+   * have made it stale may be the one forgotten.
+   */
+  const remember = (companyId: string, userId: string, entry: PrincipalAbility, forgottenAtStart: number) => {
+    if (forgotten !== forgottenAtStart) return;
     const held = l1.peek(companyId, userId);
     if (held === undefined || held.version <= entry.version) l1.set(companyId, userId, entry);
   };
@@ -260,6 +279,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
     const cached = l1.peek(companyId, userId);
     const started = now();
+    const forgottenAtStart = forgotten;
 
     let version: string;
     const l2Promise = cached ? null : fromL2(companyId, userId);
@@ -289,14 +309,14 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       const projects = await projectsAt(companyId, version);
       if (projects) {
         const entry = entryFor(l2.rules, projects, l2.version);
-        remember(companyId, userId, entry);
+        remember(companyId, userId, entry, forgottenAtStart);
         return { entry, current: true };
       }
     }
-    return { entry: await loadFromStore(companyId, userId, started), current: true };
+    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart), current: true };
   }
 
-  async function loadFromStore(companyId: string, userId: string, started: number): Promise<PrincipalAbility> {
+  async function loadFromStore(companyId: string, userId: string, started: number, forgottenAtStart: number): Promise<PrincipalAbility> {
     // The set held when the load starts: the loader skips the project list when its snapshot is at that version.
     const held = projectSets.newest(companyId);
     let loaded: LoadedPrincipal;
@@ -317,7 +337,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     confirmed.note(companyId, loadedVersion, loadStarted);
     const entry = entryFor(rules, projects, loadedVersion);
     metrics.compileDuration.observe((now() - started) / 1000);
-    remember(companyId, userId, entry);
+    remember(companyId, userId, entry, forgottenAtStart);
     if (rulesCache && loaded.version !== null) {
       rulesCache.set(companyId, userId, loadedVersion, rules).catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
     }

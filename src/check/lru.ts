@@ -74,6 +74,14 @@ export class LruCache<V> {
     return true;
   }
 
+  /** Drops every entry of the group. */
+  deleteGroup(group: string): void {
+    const members = this.#groups.get(group);
+    if (members === undefined) return;
+    for (const slot of members.values()) this.#order.delete(slot);
+    this.#groups.delete(group);
+  }
+
   clear(): void {
     this.#groups.clear();
     this.#order.clear();

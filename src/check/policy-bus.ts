@@ -13,28 +13,52 @@ export interface PolicyBus {
   announce(companyId: string, version: string): Promise<void>;
   knownVersion(companyId: string): bigint | undefined;
   onReconnect(listener: () => void): void;
+  /**
+   * Called when the book, full, lets go of a company's version: from then on nothing here
+   * says an entry of that company is stale, so whoever caches for it must drop it.
+   */
+  onForget(listener: (companyId: string) => void): void;
   close(): Promise<void>;
 }
 
 const channelName = (prefix: string) => `${prefix}policy-versions`;
 
-function createVersionBook() {
+/** How many companies' versions an instance keeps when not told: a few MiB at most. */
+export const DEFAULT_MAX_COMPANIES = 100_000;
+
+/**
+ * The newest version heard of per company, bounded: any company id may be announced (by
+ * any writer, or anything publishing on the channel), and one map entry per id ever heard
+ * of would grow without end. The company heard of least recently goes first; its
+ * listeners are told, so no cached entry outlives the knowledge that it is stale.
+ */
+function createVersionBook(maxCompanies: number) {
   const versions = new Map<string, bigint>();
+  const forgetListeners: Array<(companyId: string) => void> = [];
   return {
     note(companyId: string, version: bigint) {
       const known = versions.get(companyId);
-      if (known === undefined || version > known) versions.set(companyId, version);
+      if (known !== undefined && version <= known) return;
+      // Re-inserted, so the order of the map is the order companies were last heard of.
+      versions.delete(companyId);
+      versions.set(companyId, version);
+      if (versions.size <= maxCompanies) return;
+      const oldest = versions.keys().next().value!;
+      versions.delete(oldest);
+      for (const listener of forgetListeners) listener(oldest);
     },
     get: (companyId: string) => versions.get(companyId),
+    onForget: (listener: (companyId: string) => void) => void forgetListeners.push(listener),
   };
 }
 
-export function createLocalPolicyBus(): PolicyBus {
-  const book = createVersionBook();
+export function createLocalPolicyBus(options: { maxCompanies?: number } = {}): PolicyBus {
+  const book = createVersionBook(options.maxCompanies ?? DEFAULT_MAX_COMPANIES);
   return {
     announce: async (companyId, version) => book.note(companyId, BigInt(version)),
     knownVersion: book.get,
     onReconnect: () => {},
+    onForget: book.onForget,
     close: async () => {},
   };
 }
@@ -45,10 +69,11 @@ export async function createRedisPolicyBus(options: {
   keyPrefix: string;
   logger: Logger;
   metrics: Metrics;
+  maxCompanies?: number;
 }): Promise<PolicyBus> {
   const { publisher, subscriber, logger, metrics } = options;
   const channel = channelName(options.keyPrefix);
-  const book = createVersionBook();
+  const book = createVersionBook(options.maxCompanies ?? DEFAULT_MAX_COMPANIES);
   const reconnectListeners: Array<() => void> = [];
   let connectedOnce = false;
 
@@ -91,6 +116,7 @@ export async function createRedisPolicyBus(options: {
     },
     knownVersion: book.get,
     onReconnect: (listener) => reconnectListeners.push(listener),
+    onForget: book.onForget,
     close: async () => {
       subscriber.disconnect();
     },

@@ -56,4 +56,19 @@ describe('L1 cache keys', () => {
     expect([cache.get('globex', 'u1'), cache.get('acme', 'u2'), cache.get('initech', 'u1')]).toEqual(['globex/u1', undefined, 'initech/u1']);
     expect(cache.size).toBe(2);
   });
+
+  it('drops a whole group, and only that group, freeing its room', () => {
+    const cache = new LruCache<string>(3);
+    cache.set('acme', 'u1', 'acme/u1');
+    cache.set('acme', 'u2', 'acme/u2');
+    cache.set('globex', 'u1', 'globex/u1');
+    cache.deleteGroup('acme');
+    cache.deleteGroup('initech'); // nothing to drop
+    expect(cache.size).toBe(1);
+    expect([cache.get('acme', 'u1'), cache.get('acme', 'u2'), cache.get('globex', 'u1')]).toEqual([undefined, undefined, 'globex/u1']);
+    cache.set('initech', 'u1', 'initech/u1');
+    cache.set('initech', 'u2', 'initech/u2');
+    expect(cache.size).toBe(3);
+    expect(cache.get('globex', 'u1')).toBe('globex/u1');
+  });
 });
