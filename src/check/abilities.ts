@@ -46,6 +46,8 @@ export interface AbilityProviderOptions {
   bus: PolicyBus;
   maxEntries: number;
   maxStalenessMs: number;
+  /** CACHE_MAX_DEGRADED_MS: how long after its last confirmation a cached entry may answer while PostgreSQL cannot be read (default 30 s). */
+  maxDegradedMs?: number;
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
@@ -104,6 +106,11 @@ function createConfirmations(maxStalenessMs: number, maxCompanies: number) {
       const read = reads.get(companyId);
       return read !== undefined && read.version === version && now - read.at <= maxStalenessMs ? read.at : undefined;
     },
+    /** When `version` was last read as the company's current one, however long ago. */
+    lastAt(companyId: string, version: string): number | undefined {
+      const read = reads.get(companyId);
+      return read?.version === version ? read.at : undefined;
+    },
     forget: (companyId: string) => void reads.delete(companyId),
     clear: () => reads.clear(),
   };
@@ -138,6 +145,7 @@ function storeBehind(currentVersion: string, floor: bigint, minVersion: bigint |
 export function createAbilityProvider(options: AbilityProviderOptions): AbilityProvider {
   const { policies, source, rulesCache, bus, metrics, logger } = options;
   const now = options.now ?? Date.now;
+  const maxDegradedMs = options.maxDegradedMs ?? 30_000;
   const l1 = new LruCache<PrincipalAbility>(options.maxEntries);
   const inFlight = new Map<string, Flight>();
   let flightsStarted = 0;
@@ -288,13 +296,18 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       confirmed.note(companyId, version, started);
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
-      // PostgreSQL is away: an entry already cached may still answer (degraded), if new enough for its caller.
+      // PostgreSQL is away: an entry already cached may still answer (degraded), if new enough for its caller
+      // and confirmed current recently enough. Another instance may be writing meanwhile (this one cannot tell
+      // a cut of its own from an outage of all), so past the bound it fails closed.
       const fallback = cached ?? (await degradedFromL2(companyId, await l2Promise));
-      if (fallback) {
-        logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
-        return { entry: fallback, current: false };
+      if (!fallback) throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
+      // An entry from L2 was compiled elsewhere, at a time unknown here: only this instance's read of its version counts.
+      const confirmedAt = Math.max(cached?.validatedAt ?? -Infinity, confirmed.lastAt(companyId, fallback.versionText) ?? -Infinity);
+      if (now() - confirmedAt > maxDegradedMs) {
+        throw new UnavailableError(`the policy store is unreachable and what is cached was last confirmed current more than ${maxDegradedMs} ms ago`, { dependency: 'postgres' });
       }
-      throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
+      logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
+      return { entry: fallback, current: false };
     }
 
     if (cached && cached.versionText === version) {
