@@ -119,16 +119,19 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-function configuredInstance(index: number, port: number, pgProxy: TcpProxy, redisProxy: TcpProxy, env: Record<string, string>, log: (line: string) => void): Instance {
+function configuredInstance(index: number, firstPort: number, pgProxy: TcpProxy, redisProxy: TcpProxy, env: Record<string, string>, log: (line: string) => void): Instance {
   let proc: Proc | null = null;
   let starting: Promise<void> | null = null;
   let stopped = false;
-  const url = `http://127.0.0.1:${port}`;
+  let port = firstPort;
+  let starts = 0;
   const launch = () =>
-    startProcess({ name: `chaos-${index}`, command: process.execPath, args: [path.join(ROOT, 'dist/main.js')], env: { ...env, PORT: String(port) }, port, healthPath: '/healthz', timeoutMs: 20_000 });
+    startProcess({ name: `chaos-${index}-${++starts}`, command: process.execPath, args: [path.join(ROOT, 'dist/main.js')], env: { ...env, PORT: String(port) }, port, healthPath: '/healthz', timeoutMs: 20_000 });
   return {
     index,
-    url,
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
     pg: pgProxy,
     redis: redisProxy,
     get running() {
@@ -154,6 +157,9 @@ function configuredInstance(index: number, port: number, pgProxy: TcpProxy, redi
             return;
           } catch (error) {
             if (attempt === 1 || attempt % 10 === 0) log(`instance ${index} did not start (attempt ${attempt}): ${(error as Error).message.split('\n')[0]}`);
+            // A restart takes its old port again, as a restarted pod keeps its address; but another
+            // process on this shared machine may have taken it meanwhile.
+            port = await freePort();
             await new Promise((r) => setTimeout(r, 500));
           }
         }

@@ -65,7 +65,7 @@ export interface ChaosResult {
   steps: StepResult[];
 }
 
-const CHECK_TIMEOUT_MS = 2000;
+const CHECK_TIMEOUT_MS = 5000;
 const WRITE_TIMEOUT_MS = 5000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -172,42 +172,53 @@ function checkBody(company: string, user: string, minVersion: bigint | undefined
   });
 }
 
-/** Steady checks on one instance: `workers` loops, each at its share of `rate`. */
+/**
+ * Steady checks on one instance, open loop: sent on schedule whether or not earlier ones
+ * were answered, so a hung instance is seen hanging (each check then waits out its
+ * timeout) instead of slowing the load down. At most MAX_OUTSTANDING in flight; a check
+ * that finds no room is counted as unanswered.
+ */
+const MAX_OUTSTANDING = 400;
+
 async function loadLoop(instance: Instance, agent: http.Agent, states: CompanyState[], rng: Rng, options: ChaosOptions, record: (answer: Answer) => void, running: () => boolean): Promise<void> {
-  const workers = 4;
-  const intervalMs = (workers * 1000) / options.rate;
-  await Promise.all(
-    Array.from({ length: workers }, async (_, w) => {
-      await sleep((intervalMs * w) / workers);
-      let next = Date.now();
-      while (running()) {
-        const state = rng.pick(states);
-        const { cast } = state;
-        // Most checks on principals whose rights change, the rest on ones whose never do.
-        const pool = rng.chance(0.6) ? cast.changing : rng.chance(0.5) ? cast.alwaysAllowed : cast.neverAllowed;
-        const user = rng.pick(pool);
-        const minVersion = rng.chance(options.minVersionShare) ? latestAck(state) : undefined;
-        const sentAt = Date.now();
-        const reply = await request(agent, `${instance.url}/v1/check`, 'POST', checkBody(cast.id, user, minVersion), {}, CHECK_TIMEOUT_MS);
-        const body = reply.body as { allowed?: unknown; version?: unknown } | null;
-        const ok = reply.status === 200 && typeof body?.allowed === 'boolean' && typeof body.version === 'string';
-        record({
-          instance: instance.index,
-          company: cast.id,
-          user,
-          sentAt,
-          receivedAt: Date.now(),
-          status: reply.status,
-          ...(ok ? { allowed: body!.allowed as boolean, version: BigInt(body!.version as string) } : {}),
-          ...(minVersion === undefined ? {} : { minVersion }),
-        });
-        next += intervalMs;
-        const wait = next - Date.now();
-        if (wait > 0) await sleep(wait);
-        else next = Date.now();
-      }
-    }),
-  );
+  let outstanding = 0;
+  const pending = new Set<Promise<void>>();
+  const send = (): void => {
+    const state = rng.pick(states);
+    const { cast } = state;
+    // Most checks on principals whose rights change, the rest on ones whose never do.
+    const pool = rng.chance(0.6) ? cast.changing : rng.chance(0.5) ? cast.alwaysAllowed : cast.neverAllowed;
+    const user = rng.pick(pool);
+    const minVersion = rng.chance(options.minVersionShare) ? latestAck(state) : undefined;
+    const sentAt = Date.now();
+    const base = { instance: instance.index, company: cast.id, user, sentAt, ...(minVersion === undefined ? {} : { minVersion }) };
+    if (outstanding >= MAX_OUTSTANDING) {
+      record({ ...base, receivedAt: sentAt, status: 0 });
+      return;
+    }
+    outstanding++;
+    const done = request(agent, `${instance.url}/v1/check`, 'POST', checkBody(cast.id, user, minVersion), {}, CHECK_TIMEOUT_MS).then((reply) => {
+      outstanding--;
+      const body = reply.body as { allowed?: unknown; version?: unknown } | null;
+      const ok = reply.status === 200 && typeof body?.allowed === 'boolean' && typeof body.version === 'string';
+      record({ ...base, receivedAt: Date.now(), status: reply.status, ...(ok ? { allowed: body!.allowed as boolean, version: BigInt(body!.version as string) } : {}) });
+    });
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
+  };
+  const began = Date.now();
+  let sent = 0;
+  while (running()) {
+    const due = Math.floor(((Date.now() - began) * options.rate) / 1000);
+    // After a stall of the harness itself, catch up by at most a second's worth rather than in one burst.
+    if (due - sent > options.rate) sent = due - options.rate;
+    while (sent < due) {
+      send();
+      sent++;
+    }
+    await sleep(10);
+  }
+  await Promise.all(pending);
 }
 
 /** Heal to every instance ready and answering each company at (or past) the version acknowledged before the heal. */
@@ -329,7 +340,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     pgAdminUrl: options.pgAdminUrl,
     log,
   });
-  const agents = cluster.instances.map(() => new http.Agent({ keepAlive: true, maxSockets: 16 }));
+  // A socket for every check in flight (a queue in the agent would hide a hung instance), and the
+  // writer's and the recovery probes' own, so they never wait behind the load.
+  const agents = cluster.instances.map(() => new http.Agent({ keepAlive: true, maxSockets: MAX_OUTSTANDING }));
+  const writeAgents = cluster.instances.map(() => new http.Agent({ keepAlive: true, maxSockets: 8 }));
+  const probeAgents = cluster.instances.map(() => new http.Agent({ keepAlive: true, maxSockets: 4 }));
   let running = true;
   const loops: Promise<void>[] = [];
   const steps: StepResult[] = [];
@@ -350,10 +365,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     let current: Answer[] = [];
     const record = (answer: Answer) => current.push(answer);
     const isRunning = () => running;
-    for (const state of states) loops.push(writeLoop(cluster, state, createRng(rng.int(1, 2 ** 31)), options.writeIntervalMs, agents, isRunning));
+    for (const state of states) loops.push(writeLoop(cluster, state, createRng(rng.int(1, 2 ** 31)), options.writeIntervalMs, writeAgents, isRunning));
     for (const instance of cluster.instances) loops.push(loadLoop(instance, agents[instance.index]!, states, createRng(rng.int(1, 2 ** 31)), options, record, isRunning));
     const writes = () => ({ acknowledged: states.reduce((n, s) => n + s.acknowledged, 0), failed: states.reduce((n, s) => n + s.failed, 0) });
-    await sleep(2000); // caches warm, writes under way
+    await sleep(5000); // caches warm, writes under way
 
     for (const faults of options.plan) {
       current = [];
@@ -372,7 +387,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const healedAt = Date.now();
       for (const window of windows) window.to = healedAt;
       const healing = Promise.all(active.map((a) => a.heal()));
-      const recoveryMs = await measureRecovery(cluster, states, healedAt, options.recoveryTimeoutMs, agents);
+      const recoveryMs = await measureRecovery(cluster, states, healedAt, options.recoveryTimeoutMs, probeAgents);
       await healing;
       log(`  healed; ${recoveryMs === null ? `NOT recovered within ${options.recoveryTimeoutMs} ms` : `recovered in ${recoveryMs} ms`}`);
       await sleep(options.settleMs);
@@ -392,7 +407,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   } finally {
     running = false;
     await Promise.all(loops);
-    for (const agent of agents) agent.destroy();
+    for (const agent of [...agents, ...writeAgents, ...probeAgents]) agent.destroy();
     await cluster.close();
   }
   const { log: _log, pgAdminUrl: _url, ...rest } = options;

@@ -43,7 +43,7 @@ export function settingsLine(result: ChaosResult): string {
 export const LEGEND = [
   '- **wrong allow / wrong deny**: a 200 whose decision differs from the truth at the version it names; or whose version is older than a version acknowledged, and deciding otherwise, more than the promised bound before the check was sent (`CACHE_MAX_STALENESS_MS`, or the larger of it and `CACHE_MAX_DEGRADED_MS` while the instance could not reach PostgreSQL); or, with `minVersion`, that some version from `minVersion` on decides otherwise. The truth is rebuilt from the audit log, written in each write\'s transaction, so writes whose answer was lost count too.',
   '- **below minVersion**: answers from a version older than the check asked for.',
-  '- **no answer**: no HTTP answer within 2 s (timeouts, refused or reset connections: a killed instance, a hung dependency).',
+  '- **no answer**: no HTTP answer within 5 s (timeouts, refused or reset connections: a killed instance, a hung dependency).',
   '- **availability while faulted**: 200s among the checks sent while the faults were on.',
   '- **recovery**: from the heal until every instance says ready on `/readyz` and answers each company at (or past) the newest version acknowledged before the heal.',
 ].join('\n');
