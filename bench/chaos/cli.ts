@@ -7,7 +7,7 @@ import { FAULTS, randomCombination, type FaultName } from './faults.js';
 import { runChaos, type ChaosOptions } from './harness.js';
 import { failures, renderMarkdown } from './report.js';
 
-const USAGE = `usage: npm run chaos -- [--short] [--minutes M] [--faults ${FAULTS.join(',')}] [--combos N]
+const USAGE = `usage: npm run chaos -- [--short] [--minutes M] [--faults ${FAULTS.join(',')}] (a+b: together in one step) [--combos N]
   [--fault-seconds S] [--rate N] [--staleness MS] [--degraded MS] [--seed N] [--out FILE.md]
   PostgreSQL from CHAOS_PG_URL (default postgres://postgres@127.0.0.1:5432/test); Redis is the harness's own redis-server.
   --short: each single fault once, 8 s each (about two minutes); default: every single fault, then random
@@ -45,12 +45,12 @@ export function parseChaosArgs(argv: string[], log: (line: string) => void): { o
   const faultMs = numberOption('fault-seconds', values['fault-seconds'], short ? 8 : 20) * 1000;
   const settleMs = short ? 2000 : 4000;
   const seed = numberOption('seed', values.seed, 17);
-  let singles: FaultName[] = [...FAULTS];
+  // Steps separated by commas, faults of one step joined by '+': --faults none,pg-cut-one+pubsub-drop-one
+  let plan: FaultName[][] = FAULTS.map((f) => [f]);
   if (values.faults !== undefined) {
-    singles = values.faults.split(',').map((f) => f.trim()) as FaultName[];
-    for (const fault of singles) if (!(FAULTS as readonly string[]).includes(fault)) throw new Error(`--faults: unknown fault "${fault}"\n${USAGE}`);
+    plan = values.faults.split(',').map((step) => step.split('+').map((f) => f.trim()) as FaultName[]);
+    for (const fault of plan.flat()) if (!(FAULTS as readonly string[]).includes(fault)) throw new Error(`--faults: unknown fault "${fault}"\n${USAGE}`);
   }
-  const plan: FaultName[][] = singles.map((f) => [f]);
   // A step takes its fault, a few seconds of recovery and the settle time.
   const stepMs = faultMs + settleMs + 4000;
   const budgetMs = numberOption('minutes', values.minutes, short ? 0 : 15) * 60_000;

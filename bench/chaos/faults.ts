@@ -26,9 +26,10 @@ export interface ActiveFault {
   heal(): Promise<void>;
 }
 
-export async function applyFault(name: FaultName, cluster: Cluster, rng: Rng): Promise<ActiveFault> {
+/** `target`: the instance a fault of one instance hits (a step's faults may all hit the same one, the new-enemy case). */
+export async function applyFault(name: FaultName, cluster: Cluster, rng: Rng, target?: number): Promise<ActiveFault> {
   const { instances, redis } = cluster;
-  const one = rng.pick(instances);
+  const one = target === undefined ? rng.pick(instances) : instances[target]!;
   const label = (suffix = '') => `${name}${suffix}`;
   switch (name) {
     case 'none':

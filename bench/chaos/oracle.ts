@@ -123,7 +123,7 @@ export function judge(answer: Answer, truth: CompanyTruth, acks: readonly Ack[],
   if (newestBound !== undefined && version < newestBound) {
     const then = allowedAt(truth, answer.user, newestBound);
     if (then !== undefined && then !== answer.allowed) {
-      return { verdict: wrong, stale, belowMinVersion, why: `version ${version} answered ${answer.sentAt - acks.find((a) => a.version === newestBound)!.at} ms after version ${newestBound} (which decides otherwise) was acknowledged; the bound is ${bound} ms` };
+      return { verdict: wrong, stale, belowMinVersion, why: `version ${version} sent ${answer.sentAt - acks.find((a) => a.version === newestBound)!.at} ms after version ${newestBound} (which decides otherwise) was acknowledged; the bound is ${bound} ms` };
     }
   }
   return { verdict: 'correct', stale, belowMinVersion };
