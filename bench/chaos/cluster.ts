@@ -227,11 +227,20 @@ async function seed(db: pg.Pool, companies: CompanyCast[]): Promise<Map<string, 
   return granted;
 }
 
-/**
- * A database of its own (created, migrated, seeded), a private redis-server, and the
- * instances, each behind its own PostgreSQL and Redis proxies.
- */
-export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+export interface ChaosDatabase {
+  name: string;
+  url: string;
+  /** The harness's own connection, around every proxy. */
+  db: pg.Pool;
+  companies: CompanyCast[];
+  seedVersion: bigint;
+  /** Users allowed at the seed version, per company. */
+  seedGranted: Map<string, Set<string>>;
+  drop(): Promise<void>;
+}
+
+/** A database of its own: created, migrated with the product's migrations, seeded with the chaos companies. */
+export async function createChaosDatabase(options: Pick<ClusterOptions, 'pgAdminUrl' | 'companies' | 'changingPerCompany' | 'stablePerCompany'>): Promise<ChaosDatabase> {
   const name = `castellan_chaos_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`;
   const admin = new pg.Client({ connectionString: options.pgAdminUrl });
   await admin.connect();
@@ -239,23 +248,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   await admin.end();
   const dbUrl = new URL(options.pgAdminUrl);
   dbUrl.pathname = `/${name}`;
-  const databaseUrl = dbUrl.toString();
-  const cleanups: Array<() => Promise<unknown>> = [
-    async () => {
-      const client = new pg.Client({ connectionString: options.pgAdminUrl });
-      await client.connect();
-      await client.query(`drop database if exists ${name} with (force)`);
-      await client.end();
-    },
-  ];
-  const close = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => options.log(`cleanup: ${error.message}`));
+  const url = dbUrl.toString();
+  let db: pg.Pool | null = null;
+  const drop = async () => {
+    await db?.end();
+    db = null;
+    const client = new pg.Client({ connectionString: options.pgAdminUrl });
+    await client.connect();
+    await client.query(`drop database if exists ${name} with (force)`);
+    await client.end();
   };
   try {
-    await migrate(databaseUrl);
-    const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+    await migrate(url);
+    db = new pg.Pool({ connectionString: url, max: 4 });
     db.on('error', () => {});
-    cleanups.push(() => db.end());
     const companies: CompanyCast[] = Array.from({ length: options.companies }, (_, c) => ({
       id: `chaos-${c}`,
       admin: `boss-${c}`,
@@ -264,6 +270,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       neverAllowed: Array.from({ length: options.stablePerCompany }, (_, i) => `c${c}-denied-${i}`),
     }));
     const seedGranted = await seed(db, companies);
+    return { name, url, db, companies, seedVersion: 1n, seedGranted, drop };
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+}
+
+/**
+ * A database of its own (created, migrated, seeded), a private redis-server, and the
+ * instances, each behind its own PostgreSQL and Redis proxies.
+ */
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const database = await createChaosDatabase(options);
+  const { name, url: databaseUrl } = database;
+  const cleanups: Array<() => Promise<unknown>> = [() => database.drop()];
+  const close = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => options.log(`cleanup: ${error.message}`));
+  };
+  try {
     const redis = await startPrivateRedis();
     cleanups.push(() => redis.stop());
     const pgPort = Number(new URL(options.pgAdminUrl).port || 5432);
@@ -288,13 +313,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         CACHE_MAX_DEGRADED_MS: String(options.degradedMs),
         ...options.env,
       };
-      const instance = configuredInstance(i, await freePort(), pgProxy, redisProxy, env, options.log);
-      instances.push(instance);
+      instances.push(configuredInstance(i, await freePort(), pgProxy, redisProxy, env, options.log));
     }
     await Promise.all(instances.map((instance) => instance.start()));
     // Stopped first at close: before the proxies and Redis they reach.
     cleanups.push(() => Promise.all(instances.map((instance) => instance.stop())));
-    return { instances, redis, companies, db, databaseUrl, seedVersion: 1n, seedGranted, close };
+    return { instances, redis, companies: database.companies, db: database.db, databaseUrl, seedVersion: database.seedVersion, seedGranted: database.seedGranted, close };
   } catch (error) {
     await close();
     throw error;
