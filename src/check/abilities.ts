@@ -168,13 +168,14 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
-  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string): PrincipalAbility => ({
+  /** `validatedAt`: when the read that found `version` current started; a slow answer must not make the entry look newer. */
+  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string, validatedAt: number): PrincipalAbility => ({
     ability: createCheckAbility(rules),
     rules,
     projects,
     version: BigInt(version),
     versionText: version,
-    validatedAt: now(),
+    validatedAt,
   });
 
   /**
@@ -281,7 +282,8 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       });
       if (stored?.version === l2.version) projects = projectSets.share(companyId, stored.version, stored.ids);
     }
-    return projects ? entryFor(l2.rules, projects, l2.version) : undefined;
+    // Answers once and is not kept: its confirmation is judged by the caller.
+    return projects ? entryFor(l2.rules, projects, l2.version, 0) : undefined;
   }
 
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
@@ -311,7 +313,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     }
 
     if (cached && cached.versionText === version) {
-      cached.validatedAt = now();
+      cached.validatedAt = Math.max(cached.validatedAt, started);
       metrics.staleRefreshes.inc({ result: 'kept' });
       return { entry: cached, current: true };
     }
@@ -321,7 +323,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (l2 && l2.version === version) {
       const projects = await projectsAt(companyId, version);
       if (projects) {
-        const entry = entryFor(l2.rules, projects, l2.version);
+        const entry = entryFor(l2.rules, projects, l2.version, started);
         remember(companyId, userId, entry, forgottenAtStart);
         return { entry, current: true };
       }
@@ -348,7 +350,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     else throw new Error(`the loader left out the project list of version ${loadedVersion}`);
     const rules = compileStoredPrincipal(policies, loaded);
     confirmed.note(companyId, loadedVersion, loadStarted);
-    const entry = entryFor(rules, projects, loadedVersion);
+    const entry = entryFor(rules, projects, loadedVersion, loadStarted);
     metrics.compileDuration.observe((now() - started) / 1000);
     remember(companyId, userId, entry, forgottenAtStart);
     if (rulesCache && loaded.version !== null) {
