@@ -8,6 +8,7 @@ import { latencyPercentiles, runLoad } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { freePort, startProcess, stopAll } from './lib/processes.js';
 import { createChaosDatabase, JWT_SECRET, PROJECT, ROLE, startPrivateRedis, type CompanyCast } from './chaos/cluster.js';
+import { replaceMarked } from './chaos/report.js';
 import { renderSoakSvg, type SoakSample } from './soak-chart.js';
 
 /**
@@ -15,7 +16,7 @@ import { renderSoakSvg, type SoakSample } from './soak-chart.js';
  * going on; RSS, heap, event-loop lag and check p99 sampled every 10 s, drawn in
  * bench/soak.svg, and RSS growth over the last 8 minutes held to at most 10%.
  */
-const USAGE = `usage: npm run soak -- [--minutes 10] [--share 0.7] [--writes-per-second 4] [--out FILE.md]
+const USAGE = `usage: npm run soak -- [--minutes 10] [--share 0.7] [--writes-per-second 4] [--out FILE.md] [--write-docs]
   PostgreSQL from SOAK_PG_URL (default postgres://postgres@127.0.0.1:5432/test); Redis is a redis-server of its own.`;
 
 const WINDOW_S = 10;
@@ -104,7 +105,14 @@ function renderTable(result: SoakResult): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { minutes: { type: 'string' }, share: { type: 'string' }, 'writes-per-second': { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } },
+    options: {
+      minutes: { type: 'string' },
+      share: { type: 'string' },
+      'writes-per-second': { type: 'string' },
+      out: { type: 'string' },
+      'write-docs': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
   });
   if (values.help) return console.log(USAGE);
   const minutes = Number(values.minutes ?? 10);
@@ -198,6 +206,11 @@ async function main(): Promise<void> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, `soak-${startedAt.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2));
     if (values.out) writeFileSync(values.out, `${markdown}\n`);
+    if (values['write-docs']) {
+      const results = path.join(ROOT, 'bench/RESULTS.md');
+      writeFileSync(results, replaceMarked(readFileSync(results, 'utf8'), 'soak', markdown));
+      console.log('bench/RESULTS.md updated');
+    }
     console.log(`chart: ${path.relative(ROOT, svgPath)}`);
     if (growth.share > GROWTH_LIMIT) {
       console.log(`FAILED: RSS grew ${(growth.share * 100).toFixed(1)}% over the last 8 minutes (limit ${GROWTH_LIMIT * 100}%)`);

@@ -1,17 +1,19 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../lib/castellan.js';
 import { createRng } from '../lib/rng.js';
 import { FAULTS, randomCombination, type FaultName } from './faults.js';
 import { runChaos, type ChaosOptions } from './harness.js';
-import { failures, renderMarkdown } from './report.js';
+import { failures, readmeTable, renderMarkdown, replaceMarked, settingsLine } from './report.js';
 
 const USAGE = `usage: npm run chaos -- [--short] [--minutes M] [--faults ${FAULTS.join(',')}] (a+b: together in one step) [--combos N]
-  [--fault-seconds S] [--rate N] [--staleness MS] [--degraded MS] [--seed N] [--out FILE.md]
+  [--fault-seconds S] [--rate N] [--staleness MS] [--degraded MS] [--seed N] [--out FILE.md] [--write-docs]
   PostgreSQL from CHAOS_PG_URL (default postgres://postgres@127.0.0.1:5432/test); Redis is the harness's own redis-server.
   --short: each single fault once, 8 s each (about two minutes); default: every single fault, then random
-  combinations of two or three until --minutes (default 15) is used up. Exit code 1 on any wrong allow.`;
+  combinations of two or three until --minutes (default 15) is used up. Exit code 1 on any wrong allow.
+  --write-docs: the table into bench/RESULTS.md and the single faults into README.md (between their chaos markers).
+  --sweep-degraded 0,5000,30000: the plan once per CACHE_MAX_DEGRADED_MS, tabled (with --write-docs: into the degraded markers).`;
 
 function numberOption(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -20,7 +22,7 @@ function numberOption(name: string, raw: string | undefined, fallback: number): 
   return value;
 }
 
-export function parseChaosArgs(argv: string[], log: (line: string) => void): { options: ChaosOptions; out: string | null } {
+export function parseChaosArgs(argv: string[], log: (line: string) => void): { options: ChaosOptions; out: string | null; writeDocs: boolean; sweep: number[] | null } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -34,6 +36,8 @@ export function parseChaosArgs(argv: string[], log: (line: string) => void): { o
       degraded: { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
+      'write-docs': { type: 'boolean', default: false },
+      'sweep-degraded': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -71,16 +75,19 @@ export function parseChaosArgs(argv: string[], log: (line: string) => void): { o
     minVersionShare: 0.2,
     writeIntervalMs: 400,
     plan,
+    sameInstance: values.faults !== undefined,
     seed,
     pgAdminUrl: process.env.CHAOS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     log,
   };
-  return { options, out: values.out ?? null };
+  const sweep = values['sweep-degraded']?.split(',').map((v) => numberOption('sweep-degraded', v, 0)) ?? null;
+  return { options, out: values.out ?? null, writeDocs: values['write-docs'] === true, sweep };
 }
 
 async function main(): Promise<void> {
   const log = (line: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}`);
-  const { options, out } = parseChaosArgs(process.argv.slice(2), log);
+  const { options, out, writeDocs, sweep } = parseChaosArgs(process.argv.slice(2), log);
+  if (sweep) return runSweep(options, sweep, writeDocs, log);
   const result = await runChaos(options);
   const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim();
   const markdown = renderMarkdown(result, command);
@@ -91,6 +98,15 @@ async function main(): Promise<void> {
   writeFileSync(json, JSON.stringify(result, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v), 2));
   console.log(`raw results: ${path.relative(ROOT, json)}`);
   if (out) writeFileSync(out, `${markdown}\n`);
+  if (writeDocs) {
+    // The run's table in bench/RESULTS.md, and its single faults in the README's "What happens when things break".
+    const results = path.join(ROOT, 'bench/RESULTS.md');
+    writeFileSync(results, replaceMarked(readFileSync(results, 'utf8'), 'chaos', markdown));
+    const readme = path.join(ROOT, 'README.md');
+    const measured = `Measured by \`${command}\` (${result.startedAt.slice(0, 10)}; ${settingsLine(result)}; full table in [bench/RESULTS.md](bench/RESULTS.md#faults-under-load-npm-run-chaos)):`;
+    writeFileSync(readme, replaceMarked(readFileSync(readme, 'utf8'), 'chaos', `${measured}\n\n${readmeTable(result)}`));
+    console.log('bench/RESULTS.md and README.md updated');
+  }
   const problems = failures(result);
   if (problems.length) {
     console.log(`\nFAILED:\n${problems.map((p) => `  ${p}`).join('\n')}`);
@@ -98,6 +114,44 @@ async function main(): Promise<void> {
   } else {
     console.log('\npassed: no wrong allow, nothing below minVersion, every step recovered');
   }
+}
+
+/**
+ * --sweep-degraded 0,5000,30000: the same plan once per CACHE_MAX_DEGRADED_MS, for the
+ * trade-off: how much a PostgreSQL outage of all costs in availability, against how old the
+ * answers of an instance cut off alone (and deaf to notices) get.
+ */
+async function runSweep(base: ChaosOptions, values: number[], writeDocs: boolean, log: (line: string) => void): Promise<void> {
+  const rows: string[] = [
+    '| `CACHE_MAX_DEGRADED_MS` | step | checks answered while faulted | 503 | oldest answer | wrong allows |',
+    '|---:|---|---:|---:|---:|---:|',
+  ];
+  let wrong = 0;
+  let started = '';
+  for (const degradedMs of values) {
+    log(`CACHE_MAX_DEGRADED_MS=${degradedMs}`);
+    const result = await runChaos({ ...base, degradedMs });
+    started ||= result.startedAt;
+    for (const step of result.steps) {
+      wrong += step.wrongAllows + step.belowMinVersion + step.unknownVersions;
+      rows.push(`| ${degradedMs} | ${step.label} | ${(step.availabilityDuringFault * 100).toFixed(1)}% | ${step.unavailable.toLocaleString('en-US')} of ${step.requests.toLocaleString('en-US')} | ${(step.maxStaleMs / 1000).toFixed(1)} s | ${step.wrongAllows} |`);
+    }
+  }
+  const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim();
+  const text = [
+    `Measured by \`${command}\` (${started.slice(0, 10)}; CACHE_MAX_STALENESS_MS=${base.stalenessMs}, each fault on for ${Math.round(base.faultMs / 1000)} s, ${base.rate} checks/s per instance, a write per company every ~${base.writeIntervalMs} ms):`,
+    '',
+    rows.join('\n'),
+  ].join('\n');
+  console.log(`\n${text}\n`);
+  if (writeDocs) {
+    for (const file of ['README.md', 'bench/RESULTS.md']) {
+      const target = path.join(ROOT, file);
+      writeFileSync(target, replaceMarked(readFileSync(target, 'utf8'), 'degraded', text));
+    }
+    console.log('README.md and bench/RESULTS.md updated');
+  }
+  if (wrong) process.exitCode = 1;
 }
 
 await main();

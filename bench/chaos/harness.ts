@@ -26,6 +26,8 @@ export interface ChaosOptions {
   writeIntervalMs: number;
   /** The steps: each a set of faults applied together. */
   plan: FaultName[][];
+  /** Every fault of one instance in a step hits the same instance (else two times in three). */
+  sameInstance?: boolean;
   seed: number;
   pgAdminUrl: string;
   log: (line: string) => void;
@@ -44,6 +46,8 @@ export interface StepResult {
   belowMinVersion: number;
   /** Older than the newest acknowledged write when sent, within the promised bound. */
   stale: number;
+  /** The oldest answer: how long before its check was sent a newer version had been acknowledged. */
+  maxStaleMs: number;
   unavailable: number;
   /** No HTTP answer: timeouts, refused and reset connections. */
   noAnswer: number;
@@ -301,6 +305,7 @@ function summarise(step: StepWindow, answers: readonly Answer[], truths: Map<str
     unknownVersions: 0,
     belowMinVersion: 0,
     stale: 0,
+    maxStaleMs: 0,
     unavailable: 0,
     noAnswer: 0,
     otherStatus: 0,
@@ -323,6 +328,7 @@ function summarise(step: StepWindow, answers: readonly Answer[], truths: Map<str
     if (inFault) answeredDuringFault++;
     if (answer.allowed) result.allows++;
     if (judgement.stale) result.stale++;
+    result.maxStaleMs = Math.max(result.maxStaleMs, judgement.staleForMs);
     if (judgement.belowMinVersion) result.belowMinVersion++;
     if (judgement.verdict === 'correct') continue;
     if (judgement.verdict === 'wrong-allow') result.wrongAllows++;
@@ -391,7 +397,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const active: ActiveFault[] = [];
       // Two times in three, every fault of one instance in the step hits the same one: cut off from
       // PostgreSQL and deaf to version notices is where a stale allow would come from.
-      const target = rng.chance(2 / 3) ? rng.int(0, cluster.instances.length - 1) : undefined;
+      const target = options.sameInstance || rng.chance(2 / 3) ? rng.int(0, cluster.instances.length - 1) : undefined;
       for (const fault of faults) active.push(await applyFault(fault, cluster, rng, target));
       const label = active.map((a) => a.label).join(' + ');
       const windows = active.flatMap((a) => a.pgAway).map((index) => {

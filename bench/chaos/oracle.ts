@@ -54,6 +54,8 @@ export interface Judgement {
   verdict: Verdict;
   /** Older than the newest version acknowledged before the check was sent (allowed within the bound). */
   stale: boolean;
+  /** How long before the check was sent a newer version than the answer's had been acknowledged (0: not stale). */
+  staleForMs: number;
   /** Older than the check's minVersion. */
   belowMinVersion: boolean;
   /** Why, for the log of findings. */
@@ -87,6 +89,19 @@ export function newestAckedBy(acks: readonly Ack[], t: number): bigint | undefin
   return lo === 0 ? undefined : acks[lo - 1]!.version;
 }
 
+/** When the first version newer than `version` was acknowledged, if by `t`. */
+export function firstNewerAckedBy(acks: readonly Ack[], version: bigint, t: number): number | undefined {
+  let lo = 0;
+  let hi = acks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (acks[mid]!.version <= version) lo = mid + 1;
+    else hi = mid;
+  }
+  const first = acks[lo];
+  return first !== undefined && first.at <= t ? first.at : undefined;
+}
+
 /** Half-open windows [from, to) during which an instance could not reach PostgreSQL (to: Infinity while it lasts). */
 export type Windows = ReadonlyArray<{ from: number; to: number }>;
 
@@ -107,15 +122,16 @@ export function judge(answer: Answer, truth: CompanyTruth, acks: readonly Ack[],
   const version = answer.version;
   const belowMinVersion = answer.minVersion !== undefined && version < answer.minVersion;
   const truthHere = allowedAt(truth, answer.user, version);
-  if (truthHere === undefined) return { verdict: 'unknown-version', stale: false, belowMinVersion, why: `version ${version} is not in the truth (seed ${truth.seedVersion}, latest ${truth.latest})` };
-  const newestSent = newestAckedBy(acks, answer.sentAt);
-  const stale = newestSent !== undefined && version < newestSent;
+  if (truthHere === undefined) return { verdict: 'unknown-version', stale: false, staleForMs: 0, belowMinVersion, why: `version ${version} is not in the truth (seed ${truth.seedVersion}, latest ${truth.latest})` };
+  const newerAt = firstNewerAckedBy(acks, version, answer.sentAt);
+  const stale = newerAt !== undefined;
+  const staleForMs = newerAt === undefined ? 0 : answer.sentAt - newerAt;
   const wrong = answer.allowed ? 'wrong-allow' : 'wrong-deny';
-  if (truthHere !== answer.allowed) return { verdict: wrong, stale, belowMinVersion, why: `the truth at the answer's version ${version} is ${truthHere ? 'allow' : 'deny'}` };
+  if (truthHere !== answer.allowed) return { verdict: wrong, stale, staleForMs, belowMinVersion, why: `the truth at the answer's version ${version} is ${truthHere ? 'allow' : 'deny'}` };
   if (belowMinVersion) {
     // Data older than asked for: wrong whenever some version from minVersion up to what was committed decides otherwise.
     for (let v = answer.minVersion!; v <= truth.latest; v++) {
-      if (allowedAt(truth, answer.user, v) !== answer.allowed) return { verdict: wrong, stale, belowMinVersion, why: `version ${version} is below minVersion ${answer.minVersion}, and version ${v} decides otherwise` };
+      if (allowedAt(truth, answer.user, v) !== answer.allowed) return { verdict: wrong, stale, staleForMs, belowMinVersion, why: `version ${version} is below minVersion ${answer.minVersion}, and version ${v} decides otherwise` };
     }
   }
   const bound = boundFor(bounds, pgAway, answer.sentAt, answer.receivedAt);
@@ -123,10 +139,10 @@ export function judge(answer: Answer, truth: CompanyTruth, acks: readonly Ack[],
   if (newestBound !== undefined && version < newestBound) {
     const then = allowedAt(truth, answer.user, newestBound);
     if (then !== undefined && then !== answer.allowed) {
-      return { verdict: wrong, stale, belowMinVersion, why: `version ${version} sent ${answer.sentAt - acks.find((a) => a.version === newestBound)!.at} ms after version ${newestBound} (which decides otherwise) was acknowledged; the bound is ${bound} ms` };
+      return { verdict: wrong, stale, staleForMs, belowMinVersion, why: `version ${version} sent ${answer.sentAt - acks.find((a) => a.version === newestBound)!.at} ms after version ${newestBound} (which decides otherwise) was acknowledged; the bound is ${bound} ms` };
     }
   }
-  return { verdict: 'correct', stale, belowMinVersion };
+  return { verdict: 'correct', stale, staleForMs, belowMinVersion };
 }
 
 /** Rebuilds a company's truth from its seed and the audit entries of grant writes (target `grant:<project>/user:<id>`). */

@@ -20,12 +20,12 @@ export function failures(result: ChaosResult): string[] {
 
 export function stepsTable(steps: readonly StepResult[]): string {
   const lines = [
-    '| fault | checks | answered | wrong allows | wrong denies | below minVersion | 503 | no answer | availability while faulted | recovery |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| fault | checks | answered | wrong allows | wrong denies | below minVersion | 503 | no answer | availability while faulted | oldest answer | recovery |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of steps) {
     lines.push(
-      `| ${s.label} | ${int(s.requests)} | ${int(s.answers)} | ${int(s.wrongAllows)} | ${int(s.wrongDenies)} | ${int(s.belowMinVersion)} | ${int(s.unavailable)} | ${int(s.noAnswer)} | ${pct(s.availabilityDuringFault)} | ${seconds(s.recoveryMs)} |`,
+      `| ${s.label} | ${int(s.requests)} | ${int(s.answers)} | ${int(s.wrongAllows)} | ${int(s.wrongDenies)} | ${int(s.belowMinVersion)} | ${int(s.unavailable)} | ${int(s.noAnswer)} | ${pct(s.availabilityDuringFault)} | ${seconds(s.maxStaleMs)} | ${seconds(s.recoveryMs)} |`,
     );
   }
   return lines.join('\n');
@@ -45,6 +45,7 @@ export const LEGEND = [
   '- **below minVersion**: answers from a version older than the check asked for.',
   '- **no answer**: no HTTP answer within 5 s (timeouts, refused or reset connections: a killed instance, a hung dependency).',
   '- **availability while faulted**: 200s among the checks sent while the faults were on.',
+  '- **oldest answer**: the longest any 200 of the step trailed the data: how long before its check was sent a newer version of the company had been acknowledged (whether or not it changed that decision).',
   '- **recovery**: from the heal until every instance says ready on `/readyz` and answers each company at (or past) the newest version acknowledged before the heal.',
 ].join('\n');
 
@@ -67,4 +68,47 @@ export function renderMarkdown(result: ChaosResult, command: string): string {
     '',
     faultsList(names),
   ].join('\n');
+}
+
+/** What Castellan does under each fault: the words beside the README's measured numbers (true to src/check and src/app.ts). */
+export const BEHAVIOUR: Record<FaultName, string> = {
+  none: 'baseline',
+  'redis-kill':
+    'L2 and version notices are gone: answers from L1 and PostgreSQL, correct but slower; other instances\' writes are seen within `CACHE_MAX_STALENESS_MS`; `minVersion` still holds. L1 is cleared when Redis is back',
+  'redis-stop':
+    'as Redis killed: commands time out after 500 ms and fall back to PostgreSQL; the hung subscriber hears nothing until Redis resumes',
+  'pg-cut-one':
+    'cached principals answered for at most `CACHE_MAX_DEGRADED_MS` after their last confirmation; at once `503` for a company whose newer version it hears of over Redis, and for principals with nothing cached; the other instances are unaffected',
+  'pg-stall-one':
+    'as cut off, but reads hang instead of failing: checks that need PostgreSQL wait for the pool\'s 5 s connection timeout (longer on a connection already stalled), then answer degraded or `503`',
+  'pg-cut-all': 'every instance as cut off; admin writes `503`, so nothing changes meanwhile, but no instance can know that: after `CACHE_MAX_DEGRADED_MS` every check is `503`',
+  'pg-slow': 'correct; loads and re-validations take the extra time, so checks past the staleness bound wait for it',
+  'pubsub-drop-one': 'the deaf instance sees other instances\' writes within `CACHE_MAX_STALENESS_MS` (re-validation against PostgreSQL) instead of milliseconds',
+  'instance-kill': 'its callers get connection errors (a service must treat them as a deny); the others are unaffected; started again, it answers from PostgreSQL with a cold cache',
+};
+
+/** The README's "What happens when things break" table: the single-fault steps of a run, with the words above. */
+export function readmeTable(result: ChaosResult): string {
+  const lines = [
+    '| fault | what Castellan does | wrong allows | checks answered while faulted | 503 | no answer | oldest answer | recovery |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const step of result.steps) {
+    if (step.faults.length !== 1) continue;
+    const fault = step.faults[0]!;
+    lines.push(
+      `| ${FAULT_DESCRIPTIONS[fault]} | ${BEHAVIOUR[fault]} | ${int(step.wrongAllows)} | ${pct(step.availabilityDuringFault)} | ${int(step.unavailable)} of ${int(step.requests)} | ${int(step.noAnswer)} | ${seconds(step.maxStaleMs)} | ${seconds(step.recoveryMs)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Replaces the text between `<!-- name:begin -->` and `<!-- name:end -->` in a document. */
+export function replaceMarked(document: string, name: string, content: string): string {
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
+  const from = document.indexOf(begin);
+  const to = document.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`no ${begin} ... ${end} section`);
+  return `${document.slice(0, from + begin.length)}\n${content}\n${document.slice(to)}`;
 }
