@@ -153,6 +153,10 @@ async function main(): Promise<void> {
       JSON.stringify({ company, principal: { id: user }, action: 'view', resource: { type: 'Scenario', attributes: { projectId: PROJECT } } }),
     );
     log(`instance up at ${url}; ${principals.length} principals in ${database.companies.length} companies; warming`);
+    // Every principal once, so the cache is full before anything is measured: its filling is not growth.
+    for (let i = 0; i < bodies.length; i += 16) {
+      await Promise.all(bodies.slice(i, i + 16).map((body) => fetch(`${url}/v1/check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.arrayBuffer())));
+    }
     await runLoad({ url: `${url}/v1/check`, bodies, connections: 16, durationS: 3 });
     const peakRun = await runLoad({ url: `${url}/v1/check`, bodies, connections: 16, durationS: 10 });
     const peakPerSecond = peakRun.ok / peakRun.durationS;

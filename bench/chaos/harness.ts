@@ -1,17 +1,11 @@
 import http from 'node:http';
 import { SignJWT } from 'jose';
 import { createRng, type Rng } from '../lib/rng.js';
-import { JWT_SECRET, PROJECT, ROLE, startCluster, type Cluster, type CompanyCast, type Instance } from './cluster.js';
+import { JWT_SECRET, PROJECT, ROLE, startCluster, type Cluster, type ClusterOptions, type CompanyCast, type Instance } from './cluster.js';
 import { applyFault, type ActiveFault, type FaultName } from './faults.js';
 import { judge, truthFromAudit, type Ack, type Answer, type Bounds, type CompanyTruth } from './oracle.js';
 
-export interface ChaosOptions {
-  instances: number;
-  companies: number;
-  changingPerCompany: number;
-  stablePerCompany: number;
-  stalenessMs: number;
-  degradedMs: number;
+export interface ChaosOptions extends Omit<ClusterOptions, 'env' | 'log'> {
   /** How long each step's faults last before they are healed. */
   faultMs: number;
   /** Load after recovery before the next step. */
@@ -29,7 +23,6 @@ export interface ChaosOptions {
   /** Every fault of one instance in a step hits the same instance (else two times in three). */
   sameInstance?: boolean;
   seed: number;
-  pgAdminUrl: string;
   log: (line: string) => void;
 }
 

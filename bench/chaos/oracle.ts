@@ -62,43 +62,35 @@ export interface Judgement {
   why?: string;
 }
 
+/** How many items from the start satisfy `within`, for items sorted so that those that do come first (a binary search). */
+function countUpTo<T>(items: readonly T[], within: (item: T) => boolean): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (within(items[mid]!)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Whether `user` is allowed at `version`: undefined when the truth does not cover that version. */
 export function allowedAt(truth: CompanyTruth, user: string, version: bigint): boolean | undefined {
   if (version < truth.seedVersion || version > truth.latest) return undefined;
   const changes = truth.changes.get(user) ?? [];
-  // The last change at or before `version`.
-  let lo = 0;
-  let hi = changes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (changes[mid]!.version <= version) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = countUpTo(changes, (change) => change.version <= version); // the last change at or before `version` is lo - 1
   return lo === 0 ? truth.seedGranted.has(user) : changes[lo - 1]!.granted;
 }
 
 /** The newest version acknowledged at or before `t`. One writer per company, one write at a time: acks come in rising order of time and version. */
 export function newestAckedBy(acks: readonly Ack[], t: number): bigint | undefined {
-  let lo = 0;
-  let hi = acks.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (acks[mid]!.at <= t) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = countUpTo(acks, (ack) => ack.at <= t);
   return lo === 0 ? undefined : acks[lo - 1]!.version;
 }
 
 /** When the first version newer than `version` was acknowledged, if by `t`. */
 export function firstNewerAckedBy(acks: readonly Ack[], version: bigint, t: number): number | undefined {
-  let lo = 0;
-  let hi = acks.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (acks[mid]!.version <= version) lo = mid + 1;
-    else hi = mid;
-  }
-  const first = acks[lo];
+  const first = acks[countUpTo(acks, (ack) => ack.version <= version)];
   return first !== undefined && first.at <= t ? first.at : undefined;
 }
 
