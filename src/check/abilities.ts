@@ -168,6 +168,16 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
+  /** What any principal of a company that does not exist compiles to, built once. */
+  let nobody: { rules: CompiledRule[]; ability: MongoAbility } | undefined;
+  const nobodyEntry = (validatedAt: number): PrincipalAbility => {
+    nobody ??= (() => {
+      const rules = compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] });
+      return { rules, ability: createCheckAbility(rules) };
+    })();
+    return { ...nobody, projects: NO_PROJECTS, version: 0n, versionText: '0', validatedAt };
+  };
+
   /** `validatedAt`: when the read that found `version` current started; a slow answer must not make the entry look newer. */
   const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string, validatedAt: number): PrincipalAbility => ({
     ability: createCheckAbility(rules),
@@ -292,9 +302,12 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const forgottenAtStart = forgotten;
 
     let version: string;
+    let companyExists: boolean;
     const l2Promise = cached ? null : fromL2(companyId, userId);
     try {
-      version = (await source.readVersion(companyId)) ?? '0';
+      const stored = await source.readVersion(companyId);
+      companyExists = stored !== null;
+      version = stored ?? '0';
       confirmed.note(companyId, version, started);
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
@@ -318,6 +331,13 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       return { entry: cached, current: true };
     }
     if (cached) metrics.staleRefreshes.inc({ result: 'reloaded' });
+    if (!companyExists) {
+      // No company, so no member: nothing to read or compile. Checks naming ids that do not
+      // exist (mistakes, or a flood of them) cost one primary-key lookup each.
+      const entry = nobodyEntry(started);
+      remember(companyId, userId, entry, forgottenAtStart);
+      return { entry, current: true };
+    }
 
     const l2 = l2Promise ? await l2Promise : null;
     if (l2 && l2.version === version) {

@@ -12,15 +12,14 @@ export interface Operation {
   name: string;
 }
 
-/**
- * The operations the client speaks. The AuthZEN `evaluation` and `evaluations` endpoints
- * (issue 13) join this list once they are in /openapi.json; regenerating then gives their types.
- */
+/** The operations the client speaks. */
 export const CLIENT_OPERATIONS: readonly Operation[] = [
   { method: 'post', path: '/v1/check', name: 'Check' },
   { method: 'post', path: '/v1/check/batch', name: 'Batch' },
   { method: 'post', path: '/v1/accessible', name: 'Accessible' },
   { method: 'get', path: '/v1/companies/{company}/principals/{userId}/rules', name: 'Rules' },
+  { method: 'post', path: '/authzen/{company}/access/v1/evaluation', name: 'Evaluation' },
+  { method: 'post', path: '/authzen/{company}/access/v1/evaluations', name: 'Evaluations' },
 ];
 
 type Schema = Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { malformed } from './errors.js';
-import type { AccessibleAnswer, BatchAnswer, CheckAnswer, Decision, RulesAnswer } from './types.js';
+import type { AccessibleAnswer, BatchAnswer, CheckAnswer, Decision, EvaluationAnswer, EvaluationsAnswer, EvaluationsRequest, RulesAnswer } from './types.js';
 
 /**
  * Guards on what came back. Only the fields the client relies on are checked, and only they
@@ -50,4 +50,33 @@ export function accessibleAnswerOf(body: unknown): AccessibleAnswer {
 export function rulesAnswerOf(body: unknown): RulesAnswer {
   if (!isObject(body) || !Array.isArray(body.rules)) throw malformed('rules is not an array');
   return { version: versionOf(body), rules: body.rules };
+}
+
+/** An AuthZEN decision: `decision` must be a boolean, and only the boolean true is a permit. */
+function evaluationOf(value: unknown, where: string): EvaluationAnswer {
+  if (!isObject(value) || typeof value.decision !== 'boolean') throw malformed(`${where} has no boolean decision`);
+  const answer: EvaluationAnswer = { decision: value.decision };
+  if (value.context !== undefined) {
+    if (!isObject(value.context)) throw malformed(`${where}'s context is not an object`);
+    if (value.context.version !== undefined) versionOf(value.context);
+    answer.context = value.context as EvaluationAnswer['context'];
+  }
+  return answer;
+}
+
+export const evaluationAnswerOf = (body: unknown): EvaluationAnswer => evaluationOf(body, 'the answer');
+
+/**
+ * A batch of evaluations answers one decision per item in request order, fewer only when a
+ * semantic that stops early was asked for; with no items the request was one evaluation and
+ * the answer is one decision.
+ */
+export function evaluationsAnswerOf(body: unknown, request: EvaluationsRequest): EvaluationsAnswer {
+  const asked = request.evaluations?.length ?? 0;
+  if (asked === 0) return evaluationAnswerOf(body);
+  if (!isObject(body) || !Array.isArray(body.evaluations)) throw malformed('evaluations is not an array');
+  const stopsEarly = (request.options?.evaluations_semantic ?? 'execute_all') !== 'execute_all';
+  const answered = body.evaluations.length;
+  if (stopsEarly ? answered < 1 || answered > asked : answered !== asked) throw malformed(`expected ${stopsEarly ? `1 to ${asked}` : asked} evaluations, got ${answered}`);
+  return { evaluations: body.evaluations.map((item, i) => evaluationOf(item, `evaluations[${i}]`)) };
 }

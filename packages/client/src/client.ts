@@ -1,10 +1,23 @@
 import type { MongoAbility } from '@casl/ability';
-import { accessibleAnswerOf, batchAnswerOf, checkAnswerOf, rulesAnswerOf } from './answers.js';
+import { accessibleAnswerOf, batchAnswerOf, checkAnswerOf, evaluationAnswerOf, evaluationsAnswerOf, rulesAnswerOf } from './answers.js';
 import { createCoalescer } from './coalescer.js';
 import { isCastellanError } from './errors.js';
 import { createLocalAbilities, localAnswer } from './local.js';
 import { createTransport, type HttpRequest, type Send } from './transport.js';
-import type { AccessibleAnswer, AccessibleRequest, BatchAnswer, BatchRequest, CheckAnswer, CheckRequest, RulesAnswer, RulesRequest } from './types.js';
+import type {
+  AccessibleAnswer,
+  AccessibleRequest,
+  BatchAnswer,
+  BatchRequest,
+  CheckAnswer,
+  CheckRequest,
+  EvaluationAnswer,
+  EvaluationRequest,
+  EvaluationsAnswer,
+  EvaluationsRequest,
+  RulesAnswer,
+  RulesRequest,
+} from './types.js';
 
 export interface CastellanClientOptions {
   /** Where Castellan listens, e.g. `http://127.0.0.1:8080` for a sidecar. */
@@ -51,15 +64,17 @@ export interface CastellanClient {
    * rules at least as new as `consistency.minVersion`. Otherwise it goes to the server.
    */
   checkLocally(request: CheckRequest): Promise<CheckAnswer>;
+  /** AuthZEN Access Evaluation against the company's PDP: `decision` is true only for a permit; failures reject as `check` does. */
+  evaluation(company: string, request: EvaluationRequest): Promise<EvaluationAnswer>;
+  /** AuthZEN Access Evaluations (up to 1000): one decision per item in order, fewer when an early-stopping semantic stopped. */
+  evaluations(company: string, request: EvaluationsRequest): Promise<EvaluationsAnswer>;
 }
 
 /**
  * One endpoint as the client calls it. Every method is one of these, sent through the same
- * transport (deadline, fail-closed interpretation). The extension point for AuthZEN
- * (issue 13, on another branch): once `/authzen/{company}/access/v1/evaluation` and
- * `.../evaluations` are in /openapi.json, add them to CLIENT_OPERATIONS in
- * codegen/openapi-types.ts, run `npm run client:types`, and add `evaluation` and `evaluations`
- * to CastellanClient as two more Endpoints with answer guards (`decision` a boolean).
+ * transport (deadline, fail-closed interpretation). A new endpoint joins CLIENT_OPERATIONS in
+ * codegen/openapi-types.ts (`npm run client:types` then writes its types) and comes here with
+ * a guard on its answer.
  */
 export interface Endpoint<Request, Answer> {
   http(request: Request): HttpRequest;
@@ -67,6 +82,12 @@ export interface Endpoint<Request, Answer> {
 }
 
 const encode = encodeURIComponent;
+
+/** AuthZEN bodies name no company: the PDP's path does. */
+interface AuthzenCall<Body> {
+  company: string;
+  body: Body;
+}
 
 const endpoints = {
   check: { http: (body: CheckRequest) => ({ method: 'POST', path: '/v1/check', body }), answer: checkAnswerOf } satisfies Endpoint<CheckRequest, CheckAnswer>,
@@ -85,6 +106,14 @@ const endpoints = {
     },
     answer: rulesAnswerOf,
   } satisfies Endpoint<RulesRequest, RulesAnswer>,
+  evaluation: {
+    http: ({ company, body }: AuthzenCall<EvaluationRequest>) => ({ method: 'POST', path: `/authzen/${encode(company)}/access/v1/evaluation`, body }),
+    answer: (body: unknown) => evaluationAnswerOf(body),
+  } satisfies Endpoint<AuthzenCall<EvaluationRequest>, EvaluationAnswer>,
+  evaluations: {
+    http: ({ company, body }: AuthzenCall<EvaluationsRequest>) => ({ method: 'POST', path: `/authzen/${encode(company)}/access/v1/evaluations`, body }),
+    answer: (body: unknown, call: AuthzenCall<EvaluationsRequest>) => evaluationsAnswerOf(body, call.body),
+  } satisfies Endpoint<AuthzenCall<EvaluationsRequest>, EvaluationsAnswer>,
 };
 
 const MAX_BATCH = 1000;
@@ -130,6 +159,8 @@ export function createCastellanClient(options: CastellanClientOptions): Castella
     checkBatch: (request) => call(endpoints.checkBatch, request).then((answer) => seen(request.company, answer)),
     accessible: (request) => call(endpoints.accessible, request).then((answer) => seen(request.company, answer)),
     rules: (request) => call(endpoints.rules, request).then((answer) => seen(request.company, answer)),
+    evaluation: (company, body) => call(endpoints.evaluation, { company, body }),
+    evaluations: (company, body) => call(endpoints.evaluations, { company, body }),
 
     async can(request, canOptions = {}) {
       try {

@@ -1,6 +1,32 @@
-import type { AccessibleAnswer, AccessibleRequest, BatchAnswer, BatchRequest, CheckAnswer, CheckRequest, RulesAnswer, RulesParams, RulesQuery } from './generated/api.js';
+import type {
+  AccessibleAnswer,
+  AccessibleRequest,
+  BatchAnswer,
+  BatchRequest,
+  CheckAnswer,
+  CheckRequest,
+  EvaluationAnswer,
+  EvaluationRequest,
+  EvaluationsAnswer,
+  EvaluationsRequest,
+  RulesAnswer,
+  RulesParams,
+  RulesQuery,
+} from './generated/api.js';
 
-export type { AccessibleAnswer, AccessibleRequest, BatchAnswer, BatchRequest, CheckAnswer, CheckRequest, RulesAnswer };
+export type {
+  AccessibleAnswer,
+  AccessibleRequest,
+  BatchAnswer,
+  BatchRequest,
+  CheckAnswer,
+  CheckRequest,
+  EvaluationAnswer,
+  EvaluationRequest,
+  EvaluationsAnswer,
+  EvaluationsRequest,
+  RulesAnswer,
+};
 
 // Named parts of the generated shapes, derived rather than written again.
 export type Principal = CheckRequest['principal'];

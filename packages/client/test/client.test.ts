@@ -69,4 +69,24 @@ describe.skipIf(!servicesUp)('the client against a real Castellan', () => {
     const answer = await createCastellanClient({ baseUrl: `${app.url}/`, timeoutMs: 5000 }).check({ ...collab, action: 'view', resource: { type: 'Project', id: 'p1' } });
     expect(answer.allowed).toBe(true);
   });
+
+  it('evaluation and evaluations ask the company\'s AuthZEN PDP, and decide as check does', async () => {
+    const subject = { type: 'user', id: 'collab' };
+    const permit = await client().evaluation('acme', { subject, action: { name: 'edit' }, resource: { type: 'Scenario', properties: { projectId: 'p1' } } });
+    expect(permit).toMatchObject({ decision: true, context: { version: expect.stringMatching(/^\d+$/) } });
+    const deny = await client().evaluation('acme', { subject, action: { name: 'delete' }, resource: { type: 'Scenario', properties: { projectId: 'p1' } } });
+    expect(deny.decision).toBe(false);
+
+    const items = [{ resource: { type: 'Project', id: 'p1' } }, { resource: { type: 'Project', id: 'p2' } }, { resource: { type: 'Project', id: 'p1' } }];
+    const all = await client().evaluations('acme', { subject, action: { name: 'view' }, evaluations: items });
+    expect('evaluations' in all && all.evaluations.map((e) => e.decision)).toEqual([true, false, true]);
+    const stopped = await client().evaluations('acme', { subject, action: { name: 'view' }, evaluations: items, options: { evaluations_semantic: 'deny_on_first_deny' } });
+    expect('evaluations' in stopped && stopped.evaluations.map((e) => e.decision)).toEqual([true, false]);
+    // No items: the top level is the one evaluation, answered as one decision.
+    const single = await client().evaluations('acme', { subject, action: { name: 'view' }, resource: { type: 'Project', id: 'p1' } });
+    expect(single).toMatchObject({ decision: true });
+
+    const refused = client().evaluation('acme', { subject, action: { name: 'fly' }, resource: { type: 'Project', id: 'p1' } });
+    await expect(refused).rejects.toMatchObject({ name: 'CastellanRequestError', status: 400, code: 'invalid_request' });
+  });
 });

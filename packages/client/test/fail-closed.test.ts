@@ -121,4 +121,25 @@ describe('fail closed against a server answering garbage', () => {
       for (const answer of both) await expectUnavailable(answer, 'malformed_answer');
     }
   });
+
+  it('an AuthZEN answer whose decision is not the boolean true, or whose evaluations do not match the request, is no permit', async () => {
+    const client = createCastellanClient({ baseUrl: server.url, timeoutMs: 1000 });
+    const evaluation = { subject: { type: 'user', id: 'collab' }, action: { name: 'view' }, resource: { type: 'Project', id: 'p1' } };
+    const items = [{}, { resource: { type: 'Project', id: 'p2' } }];
+    const cases: Array<[string, unknown, () => Promise<unknown>]> = [
+      ['decision as a string', { decision: 'true' }, () => client.evaluation('acme', evaluation)],
+      ['no decision', { context: { version: '1' } }, () => client.evaluation('acme', evaluation)],
+      ['a bad version', { decision: true, context: { version: 'latest' } }, () => client.evaluation('acme', evaluation)],
+      ['a context that is not an object', { decision: true, context: 'ok' }, () => client.evaluation('acme', evaluation)],
+      ['one decision for two items', { evaluations: [{ decision: true }] }, () => client.evaluations('acme', { ...evaluation, evaluations: items })],
+      ['three decisions for two items', { evaluations: [{ decision: true }, { decision: true }, { decision: true }] }, () => client.evaluations('acme', { ...evaluation, evaluations: items, options: { evaluations_semantic: 'permit_on_first_permit' } })],
+      ['an item decision as a number', { evaluations: [{ decision: true }, { decision: 1 }] }, () => client.evaluations('acme', { ...evaluation, evaluations: items })],
+      ['a list where one decision was asked', { evaluations: [{ decision: true }] }, () => client.evaluations('acme', evaluation)],
+    ];
+    for (const [name, body, call] of cases) {
+      answers[name] = (res) => res.writeHead(200).end(JSON.stringify(body));
+      mode = name;
+      await expect(call(), name).rejects.toMatchObject({ name: 'CastellanUnavailableError', kind: 'malformed_answer' });
+    }
+  });
 });

@@ -141,6 +141,141 @@ export type RulesAnswer = {
   rules: unknown[];
 };
 
+/** POST /authzen/{company}/access/v1/evaluation: the request body */
+export type EvaluationRequest = {
+  /** AuthZEN Subject: type "user" and a user id */
+  subject: {
+    type: string;
+    id: string;
+    properties?: {
+      [key: string]: unknown;
+    };
+  };
+  /** AuthZEN Action: name is an action of the catalog */
+  action: {
+    name: string;
+    properties?: {
+      [key: string]: unknown;
+    };
+  };
+  /** AuthZEN Resource: type is a subject of the catalog */
+  resource: {
+    type: string;
+    id?: string;
+    /** the resource's catalog attributes (projectId for project-scoped types) and, for sectioned types, field */
+    properties?: {
+      [key: string]: unknown;
+    };
+  };
+  /** AuthZEN Context: minVersion, a decimal string, is /v1/check consistency.minVersion; other keys are ignored */
+  context?: {
+    [key: string]: unknown;
+  };
+};
+
+/** POST /authzen/{company}/access/v1/evaluation: the path parameters */
+export type EvaluationParams = {
+  /** the company: one PDP per company; pattern: ^[A-Za-z0-9._:@-]{1,128}$ */
+  company: string;
+};
+
+/** POST /authzen/{company}/access/v1/evaluation: the 200 answer */
+export type EvaluationAnswer = {
+  decision: boolean;
+  context?: {
+    /** the role and rule that decided, or that nothing allowed it */
+    reason_admin?: {
+      en: string;
+    };
+    /** the company policy version the answer was taken at */
+    version?: string;
+    /** why an item of evaluations could not be evaluated (its decision is then false) */
+    error?: {
+      status: number;
+      message: string;
+    };
+  };
+};
+
+/** POST /authzen/{company}/access/v1/evaluations: the request body */
+export type EvaluationsRequest = {
+  /** AuthZEN Subject: type "user" and a user id */
+  subject?: {
+    type: string;
+    id: string;
+    properties?: {
+      [key: string]: unknown;
+    };
+  };
+  /** AuthZEN Action: name is an action of the catalog */
+  action?: {
+    name: string;
+    properties?: {
+      [key: string]: unknown;
+    };
+  };
+  /** AuthZEN Resource: type is a subject of the catalog */
+  resource?: {
+    type: string;
+    id?: string;
+    /** the resource's catalog attributes (projectId for project-scoped types) and, for sectioned types, field */
+    properties?: {
+      [key: string]: unknown;
+    };
+  };
+  /** AuthZEN Context: minVersion, a decimal string, is /v1/check consistency.minVersion; other keys are ignored */
+  context?: {
+    [key: string]: unknown;
+  };
+  /** each item overrides the top-level subject, action, resource and context it names; empty or absent: one evaluation of the top level */
+  evaluations?: unknown[];
+  options?: {
+    evaluations_semantic?: "execute_all" | "deny_on_first_deny" | "permit_on_first_permit";
+  };
+};
+
+/** POST /authzen/{company}/access/v1/evaluations: the path parameters */
+export type EvaluationsParams = {
+  /** the company: one PDP per company; pattern: ^[A-Za-z0-9._:@-]{1,128}$ */
+  company: string;
+};
+
+/** POST /authzen/{company}/access/v1/evaluations: the 200 answer */
+export type EvaluationsAnswer = {
+  /** in request order; shortened by deny_on_first_deny and permit_on_first_permit */
+  evaluations: {
+    decision: boolean;
+    context?: {
+      /** the role and rule that decided, or that nothing allowed it */
+      reason_admin?: {
+        en: string;
+      };
+      /** the company policy version the answer was taken at */
+      version?: string;
+      /** why an item of evaluations could not be evaluated (its decision is then false) */
+      error?: {
+        status: number;
+        message: string;
+      };
+    };
+  }[];
+} | {
+  decision: boolean;
+  context?: {
+    /** the role and rule that decided, or that nothing allowed it */
+    reason_admin?: {
+      en: string;
+    };
+    /** the company policy version the answer was taken at */
+    version?: string;
+    /** why an item of evaluations could not be evaluated (its decision is then false) */
+    error?: {
+      status: number;
+      message: string;
+    };
+  };
+};
+
 /** components.schemas.Error */
 export type Error = {
   error: {
