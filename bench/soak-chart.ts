@@ -76,3 +76,10 @@ export function renderSoakSvg(samples: readonly SoakSample[], options: { title: 
   parts.push('</svg>');
   return parts.join('\n');
 }
+
+/** The chart's title: the rate aimed at, and the rates the windows reached (on a shared machine, maybe less). */
+export function soakTitle(samples: readonly SoakSample[], target: number, peak: number, share: number, writesPerSecond: number): string {
+  const rates = samples.map((s) => Math.round(s.perSecond));
+  const n = (value: number) => Math.round(value).toLocaleString('en-US');
+  return `Castellan soak, one instance: ${n(target)} checks/s aimed (${Math.round(share * 100)}% of the ${n(peak)}/s peak), ${n(Math.min(...rates))}-${n(Math.max(...rates))}/s reached; ${writesPerSecond} writes/s`;
+}

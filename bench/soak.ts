@@ -9,7 +9,7 @@ import { describeMachine } from './lib/machine.js';
 import { freePort, startProcess, stopAll } from './lib/processes.js';
 import { createChaosDatabase, JWT_SECRET, PROJECT, ROLE, startPrivateRedis, type CompanyCast } from './chaos/cluster.js';
 import { replaceMarked } from './chaos/report.js';
-import { renderSoakSvg, type SoakSample } from './soak-chart.js';
+import { renderSoakSvg, soakTitle, type SoakSample } from './soak-chart.js';
 
 /**
  * npm run soak -- --minutes 10: one instance at 70% of its measured peak with admin writes
@@ -197,9 +197,9 @@ async function main(): Promise<void> {
     const result: SoakResult = { machine, command, startedAt, principals: principals.length, peakPerSecond, targetPerSecond, writes, samples, growth, loadAverage: { start: loadStart, end: (await import('node:os')).loadavg() } };
 
     const svgPath = path.join(ROOT, 'bench/soak.svg');
-    writeFileSync(svgPath, renderSoakSvg(samples, { title: `Castellan soak: ${targetPerSecond.toLocaleString('en-US')} checks/s (${Math.round(share * 100)}% of the ${Math.round(peakPerSecond).toLocaleString('en-US')}/s peak), ${writesPerSecond} writes/s, one instance`, growthFromMinute: from.minute }));
+    writeFileSync(svgPath, renderSoakSvg(samples, { title: soakTitle(samples, targetPerSecond, peakPerSecond, share, writesPerSecond), growthFromMinute: from.minute }));
     const markdown = [
-      `Written by \`${command}\` on ${startedAt.slice(0, 10)}: one instance (dist/main.js, defaults) on PostgreSQL ${machine.postgres} and Redis ${machine.redis}, ${principals.length.toLocaleString('en-US')} principals in ${database.companies.length} companies, 16 connections; peak measured first (10 s unthrottled after a 3 s warm-up), then ${WINDOW_S}-s windows at ${share * 100}% of it while the admin API flips grants (${writes.ok.toLocaleString('en-US')} writes, ${writes.failed} failed). Machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}; load average ${loadStart.map((l) => l.toFixed(1)).join(', ')} at the start, ${result.loadAverage.end.map((l) => l.toFixed(1)).join(', ')} at the end.`,
+      `Written by \`${command}\` on ${startedAt.slice(0, 10)}: one instance (dist/main.js, defaults) on PostgreSQL ${machine.postgres} and Redis ${machine.redis}, ${principals.length.toLocaleString('en-US')} principals in ${database.companies.length} companies, 16 connections; peak measured first (10 s unthrottled, after one check per principal and a 3 s warm-up), then ${WINDOW_S}-s windows at ${share * 100}% of it while the admin API flips grants (${writes.ok.toLocaleString('en-US')} writes, ${writes.failed} failed). Machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}; load average ${loadStart.map((l) => l.toFixed(1)).join(', ')} at the start, ${result.loadAverage.end.map((l) => l.toFixed(1)).join(', ')} at the end.`,
       '',
       `RSS over the last 8 minutes (from minute ${from.minute.toFixed(1)}): ${growth.fromRssMiB} → ${growth.toRssMiB} MiB, **${(growth.share * 100).toFixed(1)}%** (limit ${GROWTH_LIMIT * 100}%; highest ${growth.maxRssMiB} MiB). Chart: [soak.svg](soak.svg).`,
       '',
