@@ -99,7 +99,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
 
     const abilities = createAbilityProvider({
       policies,
-      source: storeSource(store.db, { timeoutMs: config.CHECK_STORE_TIMEOUT_MS }),
+      source: storeSource(store.db),
       rulesCache,
       bus,
       maxEntries: config.CACHE_MAX_ENTRIES,

@@ -67,9 +67,6 @@ const configSchema = z.object({
   // With PostgreSQL away an instance cannot tell a revoke made through another instance from no
   // write at all: cached answers are kept this long after they were last confirmed current, then 503.
   CACHE_MAX_DEGRADED_MS: milliseconds(0, 86_400_000).default(30_000),
-  // The check path's reads take a millisecond or two; one that hangs must not hold its checks for
-  // as long as a stalled connection lasts.
-  CHECK_STORE_TIMEOUT_MS: milliseconds(10, 600_000).default(2000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   POLICIES_DIR: z.string().min(1).optional(),
   // Each hash keeps a core busy for tens of milliseconds on one of libuv's pool threads (4

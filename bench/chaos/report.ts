@@ -80,7 +80,7 @@ export const BEHAVIOUR: Record<FaultName, string> = {
   'pg-cut-one':
     'cached principals answered for at most `CACHE_MAX_DEGRADED_MS` after their last confirmation; at once `503` for a company whose newer version it hears of over Redis, and for principals with nothing cached; the other instances are unaffected',
   'pg-stall-one':
-    'as cut off, but reads hang instead of failing: a check that needs PostgreSQL waits `CHECK_STORE_TIMEOUT_MS` (2 s), then answers from cache or `503`',
+    'as cut off, but reads hang instead of failing: a check that needs PostgreSQL waits until the stall ends or the pool gives up on a connection (5 s), then answers degraded or `503`; a load already sent on a stalled connection waits for the stall to end',
   'pg-cut-all': 'every instance as cut off; admin writes `503`, so nothing changes meanwhile, but no instance can know that: after `CACHE_MAX_DEGRADED_MS` every check is `503`',
   'pg-slow': 'correct; loads and re-validations take the extra time, so checks past the staleness bound wait for it',
   'pubsub-drop-one': 'the deaf instance sees other instances\' writes within `CACHE_MAX_STALENESS_MS` (re-validation against PostgreSQL) instead of milliseconds',

@@ -154,23 +154,4 @@ describe.skipIf(!servicesUp)('degraded mode: PostgreSQL unreachable for one inst
     expect((await api(d.url, 'POST', '/v1/check', viewP1('u7'))).status).toBe(503);
     await pg.restore();
   });
-  it('PostgreSQL stalled (connections open, nothing answered): checks do not hang; cached ones answer degraded, cold ones 503', async () => {
-    const { app: d, pg } = await isolated({ CACHE_MAX_STALENESS_MS: '100', CACHE_MAX_DEGRADED_MS: '30000', CHECK_STORE_TIMEOUT_MS: '500' }, false);
-    expect((await api(d.url, 'POST', '/v1/check', viewP1('u8'))).body).toMatchObject({ allowed: true });
-    pg.stall();
-    try {
-      await sleep(300); // past the staleness bound: the next check reads PostgreSQL, on a connection that hangs
-      // Without a deadline on the check path's reads these would wait for as long as the stall lasts.
-      const within = (body: unknown) => fetch(`${d.url}/v1/check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
-      const cached = await within(viewP1('u8'));
-      expect(cached.status).toBe(200);
-      expect(await cached.json()).toMatchObject({ allowed: true });
-      const cold = await within(viewP1('u9'));
-      expect(cold.status).toBe(503);
-      expect(((await cold.json()) as { error: { code: string } }).error.code).toBe('unavailable');
-    } finally {
-      pg.unstall();
-    }
-    await until(async () => (await api(d.url, 'POST', '/v1/check', viewP1('u9'))).status === 200, 10_000);
-  });
 });
