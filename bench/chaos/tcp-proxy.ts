@@ -21,6 +21,11 @@ export interface TcpProxy {
   unstall(): void;
   /** Holds every chunk from the target this long before passing it on (0: none): a slow dependency, not a dead one. */
   setLatency(ms: number): void;
+  /**
+   * A server that stalls now and then: every `everyMs` it passes nothing on from the target
+   * for `forMs`, then everything it held, in order (null: stop stalling).
+   */
+  stallEvery(stall: { everyMs: number; forMs: number } | null): void;
   /** Redis only (`resp: true`): discards pub/sub `message` pushes from the target while on. */
   dropPubSubMessages(on: boolean): void;
   /** Ends every fault: accepting, forwarding, no latency, nothing dropped. */
@@ -76,6 +81,21 @@ export async function startTcpProxy(targetHost: string, targetPort: number, opti
   let dropping = false;
   let dropped = 0;
   let open = true;
+  // stallEvery's pauses: what the target sends meanwhile is held, then written in order.
+  let holding = false;
+  let held: Array<{ client: net.Socket; chunk: Buffer }> = [];
+  let stallTimer: NodeJS.Timeout | null = null;
+  const release = () => {
+    holding = false;
+    const chunks = held;
+    held = [];
+    for (const { client, chunk } of chunks) if (!client.destroyed) client.write(chunk);
+  };
+  const stopStalling = () => {
+    if (stallTimer) clearInterval(stallTimer);
+    stallTimer = null;
+    release();
+  };
 
   /** What the target sends, in whole RESP frames, less the pushes being dropped. */
   const respFilter = () => {
@@ -114,7 +134,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number, opti
       upstream.on('data', (raw: Buffer) => {
         const chunk = filter ? filter(raw) : raw;
         if (chunk.length === 0) return;
-        if (latencyMs === 0) client.write(chunk);
+        if (holding) held.push({ client, chunk });
+        else if (latencyMs === 0) client.write(chunk);
         else setTimeout(() => client.destroyed || client.write(chunk), latencyMs);
       });
       const drop = () => {
@@ -142,6 +163,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number, opti
   const stop = () =>
     new Promise<void>((resolve) => {
       open = false;
+      stopStalling();
       for (const socket of sockets) socket.destroy();
       sockets.clear();
       if (!server.listening) return resolve();
@@ -166,6 +188,14 @@ export async function startTcpProxy(targetHost: string, targetPort: number, opti
       for (const socket of sockets) socket.pause();
     },
     unstall,
+    stallEvery(stall) {
+      stopStalling();
+      if (!stall) return;
+      stallTimer = setInterval(() => {
+        holding = true;
+        setTimeout(release, stall.forMs);
+      }, stall.everyMs);
+    },
     setLatency(ms) {
       latencyMs = ms;
     },
@@ -176,6 +206,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number, opti
     async heal() {
       latencyMs = 0;
       dropping = false;
+      stopStalling();
       unstall();
       await restore();
     },

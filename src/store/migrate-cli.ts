@@ -5,7 +5,7 @@ import { migrateAllDown, migrateDown, migrateToLatest } from './migrator.js';
 // npm run migrate [up|down|reset]
 const command = process.argv[2] ?? 'up';
 const config = loadConfig();
-const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 1 });
 try {
   const run = { up: migrateToLatest, down: migrateDown, reset: migrateAllDown }[command];
   if (!run) throw new Error(`unknown command "${command}" (use up, down or reset)`);
