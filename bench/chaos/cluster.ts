@@ -7,6 +7,18 @@ import { migrate, ROOT } from '../lib/castellan.js';
 import { freePort, startProcess, type Proc } from '../lib/processes.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
+/** Children still running: killed if the harness itself dies, so no instance or redis-server outlives it. */
+const children = new Set<number>();
+process.on('exit', () => {
+  for (const pid of children) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+});
+
 export const JWT_SECRET = 'chaos-harness-secret-that-is-at-least-32-characters';
 export const PROJECT = 'p1';
 export const ROLE = 'viewer';
@@ -67,8 +79,11 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   let child: ChildProcess | null = null;
   let paused = false;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
-    child.on('error', () => {});
+    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    child = started;
+    started.on('error', () => {});
+    if (started.pid) children.add(started.pid);
+    started.once('exit', () => started.pid && children.delete(started.pid));
     await waitForRedis(port, 10_000);
   };
   const exited = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r())));
@@ -139,6 +154,7 @@ function configuredInstance(index: number, firstPort: number, pgProxy: TcpProxy,
     },
     kill() {
       if (proc) {
+        children.delete(proc.pid);
         try {
           process.kill(proc.pid, 'SIGKILL');
         } catch {
@@ -154,6 +170,7 @@ function configuredInstance(index: number, firstPort: number, pgProxy: TcpProxy,
         for (let attempt = 1; !stopped; attempt++) {
           try {
             proc = await launch();
+            children.add(proc.pid);
             return;
           } catch (error) {
             if (attempt === 1 || attempt % 10 === 0) log(`instance ${index} did not start (attempt ${attempt}): ${(error as Error).message.split('\n')[0]}`);
@@ -169,6 +186,7 @@ function configuredInstance(index: number, firstPort: number, pgProxy: TcpProxy,
     async stop() {
       stopped = true;
       await starting;
+      if (proc) children.delete(proc.pid);
       await proc?.stop();
       proc = null;
     },

@@ -257,6 +257,28 @@ async function measureRecovery(cluster: Cluster, states: CompanyState[], healedA
   return recovered.some((ms) => ms === null) ? null : Math.max(...(recovered as number[]));
 }
 
+/**
+ * Before the first step: every principal answered once by every instance, and a write
+ * acknowledged in every company, so the baseline measures a running cluster, not its start.
+ */
+async function warmUp(cluster: Cluster, states: CompanyState[], agents: http.Agent[], log: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  for (const instance of cluster.instances) {
+    for (const { cast } of states) {
+      for (const user of [...cast.changing, ...cast.alwaysAllowed, ...cast.neverAllowed]) {
+        for (let attempt = 0; attempt < 50; attempt++) {
+          const reply = await request(agents[instance.index]!, `${instance.url}/v1/check`, 'POST', checkBody(cast.id, user, undefined), {}, CHECK_TIMEOUT_MS);
+          if (reply.status === 200) break;
+          await sleep(200);
+        }
+      }
+    }
+  }
+  while (states.some((s) => s.acks.length === 0) && Date.now() - started < 60_000) await sleep(200);
+  await sleep(2000);
+  log(`warm in ${Date.now() - started} ms`);
+}
+
 async function readTruth(cluster: Cluster): Promise<Map<string, CompanyTruth>> {
   const ids = cluster.companies.map((c) => c.id);
   // The latest version first: every audit row at or below it is then in the second read.
@@ -381,7 +403,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (const state of states) loops.push(writeLoop(cluster, state, createRng(rng.int(1, 2 ** 31)), options.writeIntervalMs, writeAgents, isRunning));
     for (const instance of cluster.instances) loops.push(loadLoop(instance, agents[instance.index]!, states, createRng(rng.int(1, 2 ** 31)), options, record, isRunning));
     const writes = () => ({ acknowledged: states.reduce((n, s) => n + s.acknowledged, 0), failed: states.reduce((n, s) => n + s.failed, 0) });
-    await sleep(5000); // caches warm, writes under way
+    await warmUp(cluster, states, probeAgents, log);
 
     for (const faults of options.plan) {
       current = [];

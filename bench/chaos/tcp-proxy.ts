@@ -169,11 +169,16 @@ export async function startTcpProxy(targetHost: string, targetPort: number, opti
       if (!server.listening) return resolve();
       server.close(() => resolve());
     });
-  const restore = async () => {
-    if (open) return;
-    server = createServer();
-    await listen();
-    open = true;
+  // Two faults healed at once (one instance's cut and everyone's) restore together: one listen.
+  let restoring: Promise<void> | null = null;
+  const restore = () => {
+    if (open) return Promise.resolve();
+    restoring ??= (async () => {
+      server = createServer();
+      await listen();
+      open = true;
+    })().finally(() => (restoring = null));
+    return restoring;
   };
   const unstall = () => {
     stalled = false;

@@ -407,9 +407,13 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     for (let round = 0; round < 2; round++) {
       const flight = inFlight.get(key) ?? startFlight(key, companyId, userId);
       const { entry, current } = await flight.result;
-      if (entry.version >= floor) return entry;
+      // A load joined under way is current as of its read's start, before this call: when that read
+      // took longer than the staleness bound (a stalled connection, answered when the stall ended),
+      // one more load, started after this call, decides.
+      const staleOnArrival = current && flight.id < calledAt && now() - entry.validatedAt > options.maxStalenessMs;
+      if (entry.version >= floor && !staleOnArrival) return entry;
       if (!current) throw new UnavailableError('the policy store is unreachable and nothing cached is new enough', { dependency: 'postgres' });
-      if (flight.id >= calledAt) throw storeBehind(entry.versionText, floor, minVersion);
+      if (entry.version < floor && flight.id >= calledAt) throw storeBehind(entry.versionText, floor, minVersion);
     }
     throw new UnavailableError(`no load of the principal reached version ${floor}`);
   }

@@ -329,6 +329,28 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       expect(viewsProject(later, 'p1').allowed).toBe(false);
     });
 
+    it('a load whose read took longer than the bound is not handed out: a new read decides (the chaos harness found it under a PostgreSQL stall)', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { clock, provider } = clocked(observed.source);
+      expect(viewsProject(await provider.get(c, 'u1', undefined), 'p1').allowed).toBe(true);
+      clock.now += staleness + 500;
+      observed.hold();
+      const first = Promise.resolve(provider.get(c, 'u1', undefined));
+      await observed.settled(); // version 1 read at the start of the stall; its answer is held
+      const revokedAt = clock.now;
+      expect(await revoke(c)).toBe('2');
+      clock.now = revokedAt + staleness + 5000; // long after the revoke, a check joins the load still under way
+      const joined = Promise.resolve(provider.get(c, 'u1', undefined));
+      observed.release(); // the stall ends
+      // The first check's read started after it was asked: version 1 was current then.
+      expect((await first).versionText).toBe('1');
+      // The one that joined gets no data older than the bound at the time it asked.
+      const answer = await joined;
+      expect(answer.versionText).toBe('2');
+      expect(viewsProject(answer, 'p1').allowed).toBe(false);
+    });
+
     it('a cold load whose answer came late', async () => {
       const c = await company();
       const observed = observedSource(storeSource(store.db));
