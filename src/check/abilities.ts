@@ -440,14 +440,15 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const key = `${companyId} ${userId}`;
     const floor = floorFor(companyId, minVersion);
     const calledAt = flightsStarted;
+    const calledTime = now();
     // Two rounds at most: once the joined load is done, any load under way started after this call.
     for (let round = 0; round < 2; round++) {
       const flight = inFlight.get(key) ?? startFlight(key, companyId, userId);
       const { entry, current } = await flight.result;
-      // A load joined under way is current as of its read's start, before this call: when that read
-      // took longer than the staleness bound (a stalled connection, answered when the stall ended),
-      // one more load, started after this call, decides.
-      const staleOnArrival = current && flight.id < calledAt && now() - entry.validatedAt > options.maxStalenessMs;
+      // A load joined under way is current as of its read's start. When that was more than the
+      // staleness bound before this call (a read sent just before a stall, answered when it ended),
+      // its data may miss writes acknowledged long before the call: one more load decides.
+      const staleOnArrival = current && entry.validatedAt < calledTime - options.maxStalenessMs;
       if (entry.version >= floor && !staleOnArrival) return entry;
       if (!current) throw new UnavailableError('the policy store is unreachable and nothing cached is new enough', { dependency: 'postgres' });
       if (entry.version < floor && flight.id >= calledAt) throw storeBehind(entry.versionText, floor, minVersion);
