@@ -1,6 +1,5 @@
-import { SignJWT } from 'jose';
 import { ConfigError, loadConfig } from '../config.js';
-import { readDevSecret, usesDevSecret } from './dev-secret.js';
+import { devSigningKey, signDevToken } from './dev-token.js';
 
 // npm run -s dev-token -- <userId> [email] [minutes]: an HS256 token, as a development identity
 // provider would issue it, signed with AUTH_JWT_SECRET or, in embedded mode with nothing
@@ -28,17 +27,6 @@ try {
 } catch (error) {
   fail(error instanceof ConfigError ? error.message : String(error), 1);
 }
-const secret = config.AUTH_JWT_SECRET ?? (usesDevSecret(config) ? readDevSecret(config.DATA_DIR) : undefined);
-if (!secret) {
-  fail(
-    usesDevSecret(config)
-      ? `no development secret in ${config.DATA_DIR} yet: start the server once (npm start), which creates it`
-      : 'no secret to sign with: set AUTH_JWT_SECRET (32+ characters), the one the server is configured with',
-    1,
-  );
-}
-// The address counts as verified (email_verified), as a real provider says of addresses it checked.
-let token = new SignJWT(email ? { email, email_verified: true } : {}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime(`${Number(minutesText)}m`);
-if (config.AUTH_ISSUER) token = token.setIssuer(config.AUTH_ISSUER);
-if (config.AUTH_AUDIENCE) token = token.setAudience(config.AUTH_AUDIENCE);
-console.log(await token.sign(new TextEncoder().encode(secret)));
+const key = devSigningKey(config);
+if ('problem' in key) fail(key.problem, 1);
+console.log(await signDevToken(config, key.secret, { sub, email, minutes: Number(minutesText) }));
