@@ -23,8 +23,10 @@ if (args.includes('--help') || args.includes('-h')) {
 }
 let waitSeconds = 30;
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--wait' && /^\d{1,4}$/.test(args[i + 1] ?? '')) waitSeconds = Number(args[++i]);
-  else fail(`unknown argument ${JSON.stringify(args[i])}\n${USAGE}`, 2);
+  if (args[i] !== '--wait') fail(`unknown argument ${JSON.stringify(args[i])}\n${USAGE}`, 2);
+  const value = args[++i] ?? '';
+  if (!/^\d{1,4}$/.test(value)) fail(`--wait needs a whole number of seconds (got ${JSON.stringify(value)})\n${USAGE}`, 2);
+  waitSeconds = Number(value);
 }
 
 function readConfig() {
