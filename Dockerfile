@@ -23,6 +23,8 @@ COPY --from=build /app/dist ./dist
 COPY policies ./policies
 # Embedded mode (no DATABASE_URL) keeps its PGlite data here: mount a volume on it.
 RUN mkdir -p /data && chown node:node /data
+# `castellan <command>` on the PATH: `docker run --rm castellan castellan loadtest --help`.
+RUN ln -s /app/dist/cli.js /usr/local/bin/castellan
 # Code and dependencies stay root-owned and read-only to the process.
 USER node
 EXPOSE 8080

@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { Redis } from 'ioredis';
 import { isLoopback, ConfigError, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { loadPolicies, type Policies } from './policy/catalog.js';
-import { openStore, type Store } from './store/database.js';
+import { openReadReplica, openStore, type Store } from './store/database.js';
 import { migrateToLatest } from './store/migrator.js';
 import { createAuth } from './auth/auth.js';
 import { createHashQueue } from './auth/hash-queue.js';
@@ -18,11 +17,12 @@ import { createCheckHandler } from './check/http-handler.js';
 import { checkApiRoutes, createCheckRouter } from './check/routes.js';
 import { createCheckTokenGuard } from './check/check-token.js';
 import { createCheckService } from './check/service.js';
+import { docsRouter } from './docs/routes.js';
 import { devSecretPath, ensureDevSecret, usesDevSecret } from './auth/dev-secret.js';
 import { createLocalPolicyBus, createRedisPolicyBus, type PolicyBus } from './check/policy-bus.js';
-import { connectRedis } from './check/redis.js';
+import { connectRedis, type RedisConnections, type RedisMode, type RedisTarget } from './check/redis.js';
 import { createRedisRulesCache } from './check/rules-cache.js';
-import { storeSource } from './check/source.js';
+import { replicaRoutedSource, storeSource } from './check/source.js';
 import { compilePolicyRoutes } from './gateway/routes.js';
 import { createForwardAuthHandler, FORWARD_AUTH_ROUTES } from './gateway/forward-auth.js';
 import { createEvaluator } from './authzen/evaluation.js';
@@ -44,7 +44,7 @@ export interface Castellan {
   readonly logger: Logger;
   readonly abilities: AbilityProvider;
   readonly bus: PolicyBus;
-  readonly mode: { store: Store['kind']; cache: 'redis' | 'in-process' };
+  readonly mode: { store: Store['kind']; cache: 'redis' | 'in-process'; redis: RedisMode | null };
   /** Tokens signed with DATA_DIR's generated development secret are accepted (embedded mode, nothing configured). */
   readonly developmentIdentity: boolean;
   listen(): Promise<string>;
@@ -67,6 +67,17 @@ function policiesFingerprint(policies: Policies): string {
   return createHash('sha256').update(JSON.stringify({ catalog, companyRoles, projectRoles })).digest('hex').slice(0, 12);
 }
 
+/** The one Redis the configuration names (loadConfig has made sure there is at most one), if any. */
+function redisTarget(config: Config): RedisTarget | null {
+  if (config.REDIS_URL) return { mode: 'server', url: config.REDIS_URL };
+  const credentials = { username: config.REDIS_USERNAME, password: config.REDIS_PASSWORD };
+  if (config.REDIS_CLUSTER_NODES) return { mode: 'cluster', nodes: config.REDIS_CLUSTER_NODES, ...credentials };
+  if (config.REDIS_SENTINELS && config.REDIS_SENTINEL_NAME) {
+    return { mode: 'sentinel', sentinels: config.REDIS_SENTINELS, name: config.REDIS_SENTINEL_NAME, sentinelPassword: config.REDIS_SENTINEL_PASSWORD, ...credentials };
+  }
+  return null;
+}
+
 /** Builds a whole instance from its configuration: the one place where parts are wired together. */
 export async function createCastellan(config: Config, options: CastellanOptions = {}): Promise<Castellan> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
@@ -77,7 +88,8 @@ export async function createCastellan(config: Config, options: CastellanOptions 
   // Compiled once, before anything listens: a route map that is ambiguous stops start-up like any broken policy file.
   const routeMatcher = compilePolicyRoutes(policies);
   const metrics = createMetrics();
-  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const pools = { poolSize: config.DATABASE_POOL_SIZE, statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS };
+  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, ...pools });
   const closers: Array<() => Promise<unknown>> = [() => store.close()];
   try {
     if (config.MIGRATE_ON_START) {
@@ -88,21 +100,28 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     // Only companies with cached principals need their version kept: L1 holds at most that many.
     const bookSize = Math.max(config.CACHE_MAX_ENTRIES, 10_000);
     let bus: PolicyBus;
-    let commands: Redis | null = null;
-    if (config.REDIS_URL) {
-      commands = connectRedis(config.REDIS_URL, 'commands');
-      const subscriber = connectRedis(config.REDIS_URL, 'subscriber');
-      closers.push(async () => commands?.disconnect());
-      bus = await createRedisPolicyBus({ publisher: commands, subscriber, keyPrefix: config.REDIS_KEY_PREFIX, logger, metrics, maxCompanies: bookSize });
+    let redis: RedisConnections | null = null;
+    const target = redisTarget(config);
+    if (target) {
+      const connections = connectRedis(target);
+      redis = connections;
+      closers.push(async () => connections.disconnect());
+      bus = await createRedisPolicyBus({ notices: connections.notices, keyPrefix: config.REDIS_KEY_PREFIX, logger, metrics, maxCompanies: bookSize });
       closers.push(() => bus.close());
     } else {
       bus = createLocalPolicyBus({ maxCompanies: bookSize });
     }
-    const rulesCache = commands ? createRedisRulesCache(commands, `${config.REDIS_KEY_PREFIX}${policiesFingerprint(policies)}:`) : null;
+    const rulesCache = redis ? createRedisRulesCache(redis.commands, `${config.REDIS_KEY_PREFIX}${policiesFingerprint(policies)}:`) : null;
 
+    let source = storeSource(store.db);
+    if (config.DATABASE_READ_URL) {
+      const replica = openReadReplica(config.DATABASE_READ_URL, pools);
+      closers.push(() => replica.close());
+      source = replicaRoutedSource(source, storeSource(replica.db), { maxCompanies: bookSize, onLoad: (result) => metrics.replicaLoads.inc({ result }) });
+    }
     const abilities = createAbilityProvider({
       policies,
-      source: storeSource(store.db),
+      source,
       rulesCache,
       bus,
       maxEntries: config.CACHE_MAX_ENTRIES,
@@ -135,9 +154,9 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     });
     const checkService = createCheckService({ catalog: policies.catalog, abilities, verifyToken: (token) => auth.verify(token), policiesTag: policiesFingerprint(policies) });
     const probes: HealthProbe[] = [{ name: 'postgres', check: () => store.ping() }];
-    if (commands) {
-      const redis = commands;
-      probes.push({ name: 'redis', check: async () => void (await redis.ping()) });
+    if (redis) {
+      const { commands } = redis;
+      probes.push({ name: 'redis', check: async () => void (await commands.ping()) });
     }
 
     // Every endpoint is data, built once: the routers and the OpenAPI document come from the same lists.
@@ -171,6 +190,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),
+        docsRouter({ version: PACKAGE_VERSION }),
       ],
       probes,
       logger,
@@ -179,7 +199,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS, maxConnections: config.HTTP_MAX_CONNECTIONS },
     });
 
-    const mode = { store: store.kind, cache: commands ? ('redis' as const) : ('in-process' as const) };
+    const mode = { store: store.kind, cache: redis ? ('redis' as const) : ('in-process' as const), redis: redis?.mode ?? null };
     let closing: Promise<void> | undefined;
     return {
       config,

@@ -26,6 +26,27 @@ const wholeNumber = (min: number, max: number, unit = '') => {
 
 const milliseconds = (min: number, max: number) => wholeNumber(min, max, ' of milliseconds');
 
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
+
+/** `host:port,host:port,...` (an IPv6 address in brackets): Redis Cluster seed nodes or Sentinels. */
+const hostPortList = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const nodes: Array<{ host: string; port: number }> = [];
+    for (const item of value.split(',').map((part) => part.trim())) {
+      const match = HOST_PORT.exec(item);
+      const port = match ? Number(match[3]) : 0;
+      if (!match || port < 1 || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: 'must be host:port items separated by commas (an IPv6 address in brackets)' });
+        return z.NEVER;
+      }
+      nodes.push({ host: match[1] ?? match[2]!, port });
+    }
+    return nodes;
+  })
+  .optional();
+
 const configSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   PORT: z.coerce
@@ -41,8 +62,25 @@ const configSchema = z.object({
   // About 12 KiB of memory and a file descriptor each: a cap keeps room for PostgreSQL's and Redis's.
   HTTP_MAX_CONNECTIONS: wholeNumber(1, 1_000_000).default(4096),
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+  // A read-only PostgreSQL (a streaming replica) for the check path's loads; the version each load
+  // must reach is read from DATABASE_URL, which answers whenever the replica is behind or away.
+  DATABASE_READ_URL: optionalUrl(['postgres:', 'postgresql:']),
+  // Connections per pool (DATABASE_URL's, and DATABASE_READ_URL's when set) and instance.
+  DATABASE_POOL_SIZE: wholeNumber(1, 1000).default(10),
+  // Server-side bound of every statement (0: none); migrations run without it. A check whose load
+  // runs out of it is 503, never an answer. Waiting for a lock counts: admin writes of one company
+  // queue on its lock, so the default leaves a burst of them room.
+  DATABASE_STATEMENT_TIMEOUT_MS: milliseconds(0, 3_600_000).default(30_000),
   DATA_DIR: z.string().trim().min(1).default('./.castellan'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  REDIS_CLUSTER_NODES: hostPortList,
+  REDIS_SENTINELS: hostPortList,
+  REDIS_SENTINEL_NAME: z.string().trim().min(1).optional(),
+  // Credentials of the Redis servers in Cluster and Sentinel modes (REDIS_URL carries its own).
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  // The Sentinels' own password, when they have one.
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   REDIS_KEY_PREFIX: z.string().default('castellan:'),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)').optional(),
   AUTH_JWKS_URL: optionalUrl(['http:', 'https:']),
@@ -88,14 +126,32 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+const REDIS_MODES = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const;
+
+function redisProblems(config: Config): string[] {
+  const modes = REDIS_MODES.filter((key) => config[key] !== undefined);
+  if (modes.length > 1) return [`${modes.join(', ')}: set one of them only (one Redis: a single server, a Cluster or a Sentinel-watched master)`];
+  const problems: string[] = [];
+  if (config.REDIS_SENTINELS && !config.REDIS_SENTINEL_NAME) problems.push('REDIS_SENTINEL_NAME: required when REDIS_SENTINELS is set (the master name the Sentinels monitor)');
+  if (config.REDIS_SENTINEL_NAME && !config.REDIS_SENTINELS) problems.push('REDIS_SENTINEL_NAME: only used with REDIS_SENTINELS, which is not set');
+  if (config.REDIS_SENTINEL_PASSWORD && !config.REDIS_SENTINELS) problems.push('REDIS_SENTINEL_PASSWORD: only used with REDIS_SENTINELS, which is not set');
+  const credentials = (['REDIS_USERNAME', 'REDIS_PASSWORD'] as const).filter((key) => config[key] !== undefined);
+  if (credentials.length && !config.REDIS_CLUSTER_NODES && !config.REDIS_SENTINELS) {
+    problems.push(`${credentials.join(', ')}: only used with REDIS_CLUSTER_NODES or REDIS_SENTINELS${config.REDIS_URL ? ' (REDIS_URL carries its own: redis://user:password@host:port)' : ''}`);
+  }
+  return problems;
+}
+
 /** Settings valid one by one but not together, each a line like a single setting's problem. */
 function combinationProblems(config: Config): string[] {
-  if (!config.AUTH_JWKS_URL) return [];
+  const problems = redisProblems(config);
+  if (config.DATABASE_READ_URL && !config.DATABASE_URL) problems.push('DATABASE_READ_URL: needs DATABASE_URL (the primary that says which version each read must reach)');
+  if (!config.AUTH_JWKS_URL) return problems;
   // A provider's keys sign the tokens of all its applications (for some, of all its tenants):
   // only the audience and the issuer say that a token was meant for Castellan.
   const missing = (['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter((key) => !config[key]);
-  if (missing.length === 0) return [];
-  return [`${missing.join(', ')}: required when AUTH_JWKS_URL is set, else tokens the identity provider issued to other applications are accepted`];
+  if (missing.length === 0) return problems;
+  return [...problems, `${missing.join(', ')}: required when AUTH_JWKS_URL is set, else tokens the identity provider issued to other applications are accepted`];
 }
 
 /**

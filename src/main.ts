@@ -100,7 +100,7 @@ logger.info(
   {
     url,
     store: app.mode.store === 'pglite' ? `embedded PGlite in ${app.store.location}` : `PostgreSQL at ${app.store.location}`,
-    cache: app.mode.cache === 'redis' ? 'Redis (multi-instance)' : 'in process (single instance)',
+    cache: app.mode.redis ? `Redis ${{ server: 'server', cluster: 'Cluster', sentinel: 'via Sentinel' }[app.mode.redis]} (multi-instance)` : 'in process (single instance)',
   },
   `castellan listening on ${url}`,
 );

@@ -38,6 +38,12 @@ export function createMetrics() {
       labelNames: ['dependency'] as const,
       registers: [registry],
     }),
+    replicaLoads: new Counter({
+      name: 'castellan_replica_loads_total',
+      help: 'Check-path loads with DATABASE_READ_URL, by who answered: replica, or the primary because the replica was lagging, failed, or the version to reach was unchecked',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     connectionsDropped: new Counter({
       name: 'castellan_http_connections_dropped_total',
       help: 'Connections closed unanswered on arrival because HTTP_MAX_CONNECTIONS were open',
@@ -58,12 +64,13 @@ export function createMetrics() {
  * Every series an alert may be written on exists from the start at 0: a rate over a
  * series that appears only with its first error misses that first error.
  */
-function exposeKnownSeries(metrics: Pick<Metrics, 'checkDuration' | 'decisions' | 'cacheLookups' | 'staleRefreshes' | 'dependencyErrors'>): void {
+function exposeKnownSeries(metrics: Pick<Metrics, 'checkDuration' | 'decisions' | 'cacheLookups' | 'staleRefreshes' | 'dependencyErrors' | 'replicaLoads'>): void {
   for (const endpoint of ['check', 'batch', 'forward_auth', 'authzen_evaluation']) metrics.checkDuration.zero({ endpoint });
   for (const outcome of ['allow', 'deny', 'error']) metrics.decisions.inc({ outcome }, 0);
   for (const tier of ['l1', 'l2']) for (const result of ['hit', 'miss']) metrics.cacheLookups.inc({ tier, result }, 0);
   for (const result of ['kept', 'reloaded']) metrics.staleRefreshes.inc({ result }, 0);
   for (const dependency of ['postgres', 'redis']) metrics.dependencyErrors.inc({ dependency }, 0);
+  for (const result of ['replica', 'lagging', 'failed', 'unchecked']) metrics.replicaLoads.inc({ result }, 0);
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

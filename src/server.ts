@@ -7,7 +7,7 @@ import { REQUEST_ID_HEADER, requestIdFrom, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { createCheckTokenGuard } from './check/check-token.js';
 import { errorResponse, InvalidRequestError, NotFoundError, PayloadTooLargeError, UnauthenticatedError, UnavailableError } from './errors.js';
-import { isConnectionError } from './store/errors.js';
+import { isConnectionError, isStatementTimeout } from './store/errors.js';
 
 export interface HealthProbe {
   name: string;
@@ -51,6 +51,7 @@ function normaliseError(error: unknown): unknown {
   }
   // The store being away is an outage to retry, not a bug: 503, as the check API answers it.
   if (isConnectionError(error)) return new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
+  if (isStatementTimeout(error)) return new UnavailableError('the policy store did not answer in time', { dependency: 'postgres' });
   return error;
 }
 

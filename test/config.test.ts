@@ -14,6 +14,45 @@ describe('config', () => {
     expect(config.REDIS_URL).toBeUndefined();
   });
 
+  it('takes one Redis mode at a time: a server, a Cluster or Sentinels, each with what it needs', () => {
+    const one = 'set one of them only (one Redis: a single server, a Cluster or a Sentinel-watched master)';
+    const url = { REDIS_URL: 'redis://127.0.0.1:6379' };
+    const cluster = { REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001,[::1]:7002' };
+    const sentinel = { REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'mymaster' };
+    expect(loadConfig(cluster).REDIS_CLUSTER_NODES).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(loadConfig(sentinel)).toMatchObject({ REDIS_SENTINELS: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], REDIS_SENTINEL_NAME: 'mymaster' });
+    expect(() => loadConfig({ ...url, ...cluster })).toThrow(new ConfigError(`Invalid configuration:\n  REDIS_URL, REDIS_CLUSTER_NODES: ${one}`));
+    expect(() => loadConfig({ ...url, ...cluster, ...sentinel })).toThrow(new ConfigError(`Invalid configuration:\n  REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS: ${one}`));
+    expect(() => loadConfig({ ...cluster, ...sentinel })).toThrow(new ConfigError(`Invalid configuration:\n  REDIS_CLUSTER_NODES, REDIS_SENTINELS: ${one}`));
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1:26379' })).toThrow(
+      new ConfigError('Invalid configuration:\n  REDIS_SENTINEL_NAME: required when REDIS_SENTINELS is set (the master name the Sentinels monitor)'),
+    );
+    expect(() => loadConfig({ ...cluster, REDIS_SENTINEL_NAME: 'mymaster' })).toThrow(/REDIS_SENTINEL_NAME: only used with REDIS_SENTINELS, which is not set/);
+    expect(() => loadConfig({ ...url, REDIS_PASSWORD: 'secret' })).toThrow(
+      new ConfigError('Invalid configuration:\n  REDIS_PASSWORD: only used with REDIS_CLUSTER_NODES or REDIS_SENTINELS (REDIS_URL carries its own: redis://user:password@host:port)'),
+    );
+    expect(loadConfig({ ...cluster, REDIS_PASSWORD: 'secret' }).REDIS_PASSWORD).toBe('secret');
+    for (const bad of ['redis-a', 'redis-a:0', 'redis-a:70000', 'a:1,,b:2', '::1:7000', 'redis://a:1']) {
+      expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad })).toThrow(
+        new ConfigError(`Invalid configuration:\n  REDIS_CLUSTER_NODES: must be host:port items separated by commas (an IPv6 address in brackets) (got ${JSON.stringify(bad)})`),
+      );
+    }
+  });
+
+  it('PostgreSQL pool size, statement timeout and read URL', () => {
+    expect(loadConfig({})).toMatchObject({ DATABASE_POOL_SIZE: 10, DATABASE_STATEMENT_TIMEOUT_MS: 30_000 });
+    expect(loadConfig({ DATABASE_POOL_SIZE: '40', DATABASE_STATEMENT_TIMEOUT_MS: '0' })).toMatchObject({ DATABASE_POOL_SIZE: 40, DATABASE_STATEMENT_TIMEOUT_MS: 0 });
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE: must be a whole number from 1 to 1000 \(got "0"\)/);
+    expect(() => loadConfig({ DATABASE_READ_URL: 'postgres://replica/db' })).toThrow(
+      new ConfigError('Invalid configuration:\n  DATABASE_READ_URL: needs DATABASE_URL (the primary that says which version each read must reach)'),
+    );
+    expect(loadConfig({ DATABASE_URL: 'postgres://primary/db', DATABASE_READ_URL: 'postgres://replica/db' }).DATABASE_READ_URL).toBe('postgres://replica/db');
+  });
+
   it('a bad PORT is a clear error', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(new ConfigError('Invalid configuration:\n  PORT: must be a whole number from 0 to 65535 (got "eighty")'));
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT: must be a whole number from 0 to 65535/);

@@ -8,7 +8,7 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
   it('boots on PGlite with the cache in process and answers checks', async () => {
     const instance = await startApp({ DATA_DIR: 'memory://' });
     try {
-      expect(instance.app.mode).toEqual({ store: 'pglite', cache: 'in-process' });
+      expect(instance.app.mode).toEqual({ store: 'pglite', cache: 'in-process', redis: null });
       expect((await api(instance.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
       expect(await api(instance.url, 'GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ready', checks: { postgres: 'ok' } } });
       const check = await api(instance.url, 'POST', '/v1/check', { company: 'acme', principal: { id: 'u1' }, action: 'view', resource: { type: 'Project', id: 'p1' } });

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { NoticeChannel } from './redis.js';
 
 /**
  * Carries "company C is now at policy version V" between instances. Each instance
@@ -22,6 +22,9 @@ export interface PolicyBus {
 }
 
 const channelName = (prefix: string) => `${prefix}policy-versions`;
+
+/** When an unpublished notice is tried again, after the first failure: about 8 s in all. */
+const PUBLISH_RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
 
 /** How many companies' versions an instance keeps when not told: a few MiB at most. */
 export const DEFAULT_MAX_COMPANIES = 100_000;
@@ -64,20 +67,18 @@ export function createLocalPolicyBus(options: { maxCompanies?: number } = {}): P
 }
 
 export async function createRedisPolicyBus(options: {
-  publisher: Redis;
-  subscriber: Redis;
+  notices: NoticeChannel;
   keyPrefix: string;
   logger: Logger;
   metrics: Metrics;
   maxCompanies?: number;
 }): Promise<PolicyBus> {
-  const { publisher, subscriber, logger, metrics } = options;
+  const { notices, logger, metrics } = options;
   const channel = channelName(options.keyPrefix);
   const book = createVersionBook(options.maxCompanies ?? DEFAULT_MAX_COMPANIES);
   const reconnectListeners: Array<() => void> = [];
-  let connectedOnce = false;
 
-  subscriber.on('message', (from: string, message: string) => {
+  notices.onMessage((from, message) => {
     if (from !== channel) return;
     const split = message.indexOf(' ');
     if (split <= 0) return;
@@ -88,37 +89,49 @@ export async function createRedisPolicyBus(options: {
       logger.warn({ message }, 'ignored a malformed policy version notice');
     }
   });
-  subscriber.on('ready', () => {
-    if (!connectedOnce) {
-      connectedOnce = true;
-      return;
-    }
+  notices.onResubscribed(() => {
     logger.warn('redis subscriber reconnected: clearing the in-process ability cache');
     for (const listener of reconnectListeners) listener();
   });
-  subscriber.on('error', () => metrics.dependencyErrors.inc({ dependency: 'redis' }));
+  notices.onError(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
   try {
-    await subscriber.subscribe(channel);
+    await notices.subscribe(channel);
   } catch (error) {
     // Redis may be down at start-up; the subscription is restored on reconnect by ioredis.
     logger.warn({ err: error }, 'could not subscribe to policy version notices yet');
   }
 
+  // A notice that could not be published is tried again for a few seconds in the background:
+  // in a failover the subscribers may be back (and have cleared their caches) before this
+  // instance's command connection is, and the notice would otherwise be lost to them.
+  const retries = new Set<NodeJS.Timeout>();
+  const publishLater = (companyId: string, version: string, attempt: number) => {
+    if (attempt >= PUBLISH_RETRY_DELAYS_MS.length) return;
+    const timer = setTimeout(() => {
+      retries.delete(timer);
+      notices.publish(channel, `${companyId} ${version}`).catch(() => publishLater(companyId, version, attempt + 1));
+    }, PUBLISH_RETRY_DELAYS_MS[attempt]);
+    timer.unref();
+    retries.add(timer);
+  };
+
   return {
     async announce(companyId, version) {
       book.note(companyId, BigInt(version));
       try {
-        await publisher.publish(channel, `${companyId} ${version}`);
+        await notices.publish(channel, `${companyId} ${version}`);
       } catch (error) {
         metrics.dependencyErrors.inc({ dependency: 'redis' });
-        logger.warn({ err: error, companyId, version }, 'could not publish a policy version notice; other instances catch up within the staleness bound');
+        logger.warn({ err: error, companyId, version }, 'could not publish a policy version notice; trying again for a few seconds, and other instances catch up within the staleness bound');
+        publishLater(companyId, version, 0);
       }
     },
     knownVersion: book.get,
     onReconnect: (listener) => reconnectListeners.push(listener),
     onForget: book.onForget,
     close: async () => {
-      subscriber.disconnect();
+      for (const timer of retries) clearTimeout(timer);
+      notices.close();
     },
   };
 }

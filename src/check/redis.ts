@@ -1,21 +1,170 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Where Redis is: one server, a Cluster (its seed nodes), or the master that Sentinels watch. */
+export type RedisTarget =
+  | { mode: 'server'; url: string }
+  | { mode: 'cluster'; nodes: HostPort[]; username?: string | undefined; password?: string | undefined }
+  | { mode: 'sentinel'; sentinels: HostPort[]; name: string; username?: string | undefined; password?: string | undefined; sentinelPassword?: string | undefined };
+
+export type RedisMode = RedisTarget['mode'];
+
+/** What the rules cache and the readiness probe ask of Redis; a single server and a Cluster both answer it. */
+export type RedisCommands = Pick<Redis, 'get' | 'set' | 'ping'>;
 
 /**
- * Commands fail at once while Redis is away (no offline queue, short timeout), so the
- * hot path falls back to PostgreSQL instead of waiting on a queue that may never drain.
+ * Invalidation notices: one channel, published to and subscribed to. A single server and
+ * Sentinel use classic pub/sub; a Cluster uses sharded pub/sub (SPUBLISH/SSUBSCRIBE), so a
+ * notice travels within the one shard that owns the channel instead of over the whole
+ * cluster bus, and ioredis tells when it has subscribed again after a failover.
  */
-export function connectRedis(url: string, role: 'commands' | 'subscriber'): Redis {
-  const redis = new Redis(url, {
-    lazyConnect: false,
+export interface NoticeChannel {
+  publish(channel: string, message: string): Promise<unknown>;
+  subscribe(channel: string): Promise<unknown>;
+  onMessage(listener: (channel: string, message: string) => void): void;
+  /** Each time the subscription is made again after it was lost: notices published in between were missed. */
+  onResubscribed(listener: () => void): void;
+  onError(listener: () => void): void;
+  close(): void;
+}
+
+export interface RedisConnections {
+  readonly mode: RedisMode;
+  readonly commands: RedisCommands;
+  readonly notices: NoticeChannel;
+  /** Ends both connections at once (pending commands fail). */
+  disconnect(): void;
+}
+
+type Role = 'commands' | 'subscriber';
+
+/**
+ * Commands fail at once while Redis is away (no offline queue, short timeout), so the hot path
+ * falls back to PostgreSQL instead of waiting on a queue that may never drain; the subscriber
+ * queues its SUBSCRIBE until it is connected.
+ */
+function commonOptions(role: Role): RedisOptions {
+  return {
     enableOfflineQueue: role === 'subscriber',
     maxRetriesPerRequest: 1,
     commandTimeout: role === 'commands' ? 500 : undefined,
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
     connectionName: `castellan-${role}`,
+  };
+}
+
+function connectServer(url: string, role: Role): Redis {
+  return new Redis(url, { lazyConnect: false, ...commonOptions(role) });
+}
+
+function connectSentinel(target: Extract<RedisTarget, { mode: 'sentinel' }>, role: Role): Redis {
+  return new Redis({
+    ...commonOptions(role),
+    sentinels: target.sentinels,
+    name: target.name,
+    role: 'master',
+    username: target.username,
+    password: target.password,
+    sentinelPassword: target.sentinelPassword,
+    // Listens to the Sentinels' +switch-master, so a failover is followed at once rather than
+    // when the old master's connection finally errors.
+    failoverDetector: true,
   });
-  // Connection errors are reported through readiness, metrics and the fallbacks; an
-  // 'error' event without a listener would crash the process.
-  redis.on('error', () => {});
-  return redis;
+}
+
+function connectCluster(target: Extract<RedisTarget, { mode: 'cluster' }>, role: Role): Cluster {
+  const { enableOfflineQueue, retryStrategy: _perServer, ...nodeOptions } = commonOptions(role);
+  const options: ClusterOptions = {
+    enableOfflineQueue,
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    // A command to a master that just died is retried on the new topology a few times, not 16:
+    // the check path answers from PostgreSQL rather than wait for a failover.
+    maxRedirections: 4,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    shardedSubscribers: role === 'subscriber',
+    redisOptions: { ...nodeOptions, username: target.username, password: target.password },
+  };
+  return new Cluster(target.nodes, options);
+}
+
+/** A connection's 'error' event without a listener would end the process; the fallbacks, readiness and metrics report it instead. */
+function quiet<T extends Redis | Cluster>(client: T): T {
+  client.on('error', () => {});
+  return client;
+}
+
+function classicNotices(subscriber: Redis, publisher: Redis): NoticeChannel {
+  return {
+    publish: (channel, message) => publisher.publish(channel, message),
+    subscribe: (channel) => subscriber.subscribe(channel),
+    onMessage: (listener) => void subscriber.on('message', listener),
+    onResubscribed(listener) {
+      // ioredis subscribes again on every reconnect ('ready'); the first 'ready' is the first connection.
+      let connectedOnce = false;
+      subscriber.on('ready', () => {
+        if (connectedOnce) listener();
+        connectedOnce = true;
+      });
+    },
+    onError: (listener) => void subscriber.on('error', listener),
+    close: () => subscriber.disconnect(),
+  };
+}
+
+function shardedNotices(subscriber: Cluster, publisher: Cluster): NoticeChannel {
+  return {
+    publish: (channel, message) => publisher.spublish(channel, message),
+    subscribe: (channel) => subscriber.ssubscribe(channel),
+    onMessage: (listener) => void subscriber.on('smessage', listener),
+    onResubscribed(listener) {
+      // The subscriber group is rebuilt (and subscribes again) when the topology changes or a
+      // shard's subscriber connection is lost; 'subscribersReady' follows each rebuild. Any
+      // rebuild after the first may have been preceded by a gap, so it counts as a reconnect.
+      let readyOnce = false;
+      subscriber.on('subscribersReady', () => {
+        if (readyOnce) listener();
+        readyOnce = true;
+      });
+    },
+    onError: (listener) => {
+      subscriber.on('error', listener);
+      subscriber.on('nodeError', listener);
+    },
+    close: () => subscriber.disconnect(),
+  };
+}
+
+/** Opens the command connection and the subscriber connection of one instance. */
+export function connectRedis(target: RedisTarget): RedisConnections {
+  if (target.mode === 'cluster') {
+    const commands = quiet(connectCluster(target, 'commands'));
+    const subscriber = quiet(connectCluster(target, 'subscriber'));
+    return {
+      mode: 'cluster',
+      commands,
+      notices: shardedNotices(subscriber, commands),
+      disconnect() {
+        commands.disconnect();
+        subscriber.disconnect();
+      },
+    };
+  }
+  const connect = (role: Role) => quiet(target.mode === 'server' ? connectServer(target.url, role) : connectSentinel(target, role));
+  const commands = connect('commands');
+  const subscriber = connect('subscriber');
+  return {
+    mode: target.mode,
+    commands,
+    notices: classicNotices(subscriber, commands),
+    disconnect() {
+      commands.disconnect();
+      subscriber.disconnect();
+    },
+  };
 }

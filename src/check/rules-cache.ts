@@ -1,6 +1,6 @@
 import { packRules, unpackRules, type PackRule } from '@casl/ability/extra';
-import type { Redis } from 'ioredis';
 import type { CompiledRule } from '../policy/compiler.js';
+import type { RedisCommands } from './redis.js';
 
 /**
  * L2: each principal's compiled rules, packed, stamped with the company policy version they
@@ -16,7 +16,9 @@ export interface RulesCache {
 
 const TTL_SECONDS = 3600;
 
-export function createRedisRulesCache(redis: Redis, keyPrefix: string): RulesCache {
+export function createRedisRulesCache(redis: RedisCommands, keyPrefix: string): RulesCache {
+  // No hash tags: in a Cluster each principal's key lands on the slot of its whole name, so
+  // the entries spread over every master; every command here names one key.
   // Company ids are [A-Za-z0-9._:@-]: the first space ends the company, and the user id, which may
   // hold any character (spaces included), is the rest. So no two principals share a key.
   const key = (companyId: string, userId: string) => `${keyPrefix}rules:${companyId} ${userId}`;

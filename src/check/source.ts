@@ -24,3 +24,62 @@ export function storeSource(db: Kysely<Database>): PrincipalSource {
     loadProjects: (companyId) => loadCompanyProjects(db, companyId),
   };
 }
+
+/** How one load routed to the replica went: answered there, or by the primary, and why. */
+export type ReplicaOutcome = 'replica' | 'lagging' | 'failed' | 'unchecked';
+
+/**
+ * The check path's reads with a read replica (DATABASE_READ_URL): the company's version is read
+ * from the primary, as every load starts with it, and the loads go to the replica, whose answer
+ * counts only when its snapshot is at least at the newest version the primary gave for the
+ * company. Otherwise, the replica behind or away, the primary answers the load: a replica's lag
+ * never shows as older data. So a minVersion the primary has reached is answered from data at
+ * least that new, as without a replica, and the floor checks of the ability provider stay as
+ * they are. A load whose company the primary has not been asked about (or was forgotten, past
+ * `maxCompanies`) goes to the primary too.
+ */
+export function replicaRoutedSource(primary: PrincipalSource, replica: PrincipalSource, options: { maxCompanies: number; onLoad?: (outcome: ReplicaOutcome) => void }): PrincipalSource {
+  const primaryVersions = new Map<string, bigint>();
+  const report = options.onLoad ?? (() => {});
+  const noteVersion = (companyId: string, version: string | null) => {
+    if (version === null) return;
+    const seen = BigInt(version);
+    const known = primaryVersions.get(companyId);
+    if (known !== undefined && known >= seen) return;
+    primaryVersions.delete(companyId);
+    primaryVersions.set(companyId, seen);
+    if (primaryVersions.size > options.maxCompanies) primaryVersions.delete(primaryVersions.keys().next().value!);
+  };
+
+  async function route<T extends { version: string | null }>(companyId: string, read: (source: PrincipalSource) => Promise<T>): Promise<T> {
+    const floor = primaryVersions.get(companyId);
+    if (floor === undefined) {
+      report('unchecked');
+      return read(primary);
+    }
+    let answer: T;
+    try {
+      answer = await read(replica);
+    } catch {
+      report('failed');
+      return read(primary);
+    }
+    // A company the replica does not have yet (null) is behind too: the primary had a version for it.
+    if (answer.version !== null && BigInt(answer.version) >= floor) {
+      report('replica');
+      return answer;
+    }
+    report('lagging');
+    return read(primary);
+  }
+
+  return {
+    async readVersion(companyId) {
+      const version = await primary.readVersion(companyId);
+      noteVersion(companyId, version);
+      return version;
+    },
+    loadPrincipal: (companyId, userId, projectsUnlessAt) => route(companyId, (source) => source.loadPrincipal(companyId, userId, projectsUnlessAt)),
+    loadProjects: (companyId) => route(companyId, (source) => source.loadProjects(companyId)),
+  };
+}

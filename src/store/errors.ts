@@ -30,3 +30,8 @@ export function isConnectionError(error: unknown): boolean {
   if (pg.code && (CONNECTION_CODES.has(pg.code) || pg.code.startsWith('08'))) return true;
   return error instanceof Error && CONNECTION_MESSAGES.test(error.message);
 }
+
+/** A statement cancelled by DATABASE_STATEMENT_TIMEOUT_MS (57014, query_canceled): the store was too slow, the request may succeed later. */
+export function isStatementTimeout(error: unknown): boolean {
+  return asPgError(error).code === '57014';
+}

@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, opener: `npm run migrate ${command}` });
+  const store = await openStore({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 1, opener: `npm run migrate ${command}` });
   try {
     if (command !== 'up' && !(await confirmDrop(store.location))) return 1;
     const done = await run(store.db);

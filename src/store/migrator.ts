@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Migrator, NO_MIGRATIONS, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+import { Migrator, NO_MIGRATIONS, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 
 /**
  * Compiled code lives in dist/store and finds dist/migrations; the TypeScript
@@ -49,8 +49,19 @@ function unwrap({ error, results }: MigrationResultSet): string[] {
   return (results ?? []).map((r) => `${r.direction === 'Up' ? 'applied' : 'reverted'} ${r.migrationName}`);
 }
 
+/**
+ * Migrations run on one connection with no statement timeout: an index built over millions of
+ * grants may take minutes, where DATABASE_STATEMENT_TIMEOUT_MS bounds the service's statements.
+ */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  return unwrap(await createMigrator(db).migrateToLatest());
+  return db.connection().execute(async (connection) => {
+    await sql`set statement_timeout = 0`.execute(connection);
+    try {
+      return unwrap(await createMigrator(connection).migrateToLatest());
+    } finally {
+      await sql`reset statement_timeout`.execute(connection);
+    }
+  });
 }
 
 export async function migrateDown(db: Kysely<any>): Promise<string[]> {

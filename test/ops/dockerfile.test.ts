@@ -141,6 +141,12 @@ describe('Dockerfile', () => {
     expect(argsOf(runtime, 'ENTRYPOINT')).toEqual([]);
   });
 
+  it('puts the castellan launcher (dist/cli.js, made executable by the build) on the PATH, for castellan loadtest', () => {
+    expect(argsOf(runtime, 'RUN')).toContain('ln -s /app/dist/cli.js /usr/local/bin/castellan');
+    expect(JSON.parse(read('package.json')).scripts['build:server']).toMatch(/&& chmod \+x dist\/cli\.js dist\/loadtest\/cli\.js$/);
+    expect(read('src/cli.ts').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
   it('dist/main.js is what the build makes of src/main.ts', () => {
     const buildConfig = JSON.parse(read('tsconfig.build.json'));
     expect(buildConfig.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });

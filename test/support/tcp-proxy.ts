@@ -12,6 +12,11 @@ export interface TcpProxy {
   restore(): Promise<void>;
   /** Holds every chunk from the target this long before passing it on (0: none): a slow dependency, not a dead one. */
   setLatency(ms: number): void;
+  /**
+   * A server that stalls now and then: every `everyMs` it passes nothing on from the target
+   * for `forMs`, then everything it held, in order (null: stop stalling).
+   */
+  stallEvery(stall: { everyMs: number; forMs: number } | null): void;
   close(): Promise<void>;
 }
 
@@ -19,6 +24,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const sockets = new Set<net.Socket>();
   let port = 0;
   let latencyMs = 0;
+  let stalled = false;
+  let held: Array<{ client: net.Socket; chunk: Buffer }> = [];
+  let stallTimer: NodeJS.Timeout | null = null;
+  const release = () => {
+    stalled = false;
+    const chunks = held;
+    held = [];
+    for (const { client, chunk } of chunks) if (!client.destroyed) client.write(chunk);
+  };
   const createServer = () =>
     net.createServer((client) => {
       const upstream = net.connect({ host: targetHost, port: targetPort });
@@ -27,7 +41,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       client.pipe(upstream);
       // Timers of one delay fire in the order they were set, so chunks keep their order.
       upstream.on('data', (chunk: Buffer) => {
-        if (latencyMs === 0) client.write(chunk);
+        if (stalled) held.push({ client, chunk });
+        else if (latencyMs === 0) client.write(chunk);
         else setTimeout(() => client.destroyed || client.write(chunk), latencyMs);
       });
       const drop = () => {
@@ -47,6 +62,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   port = (server.address() as net.AddressInfo).port;
   const stop = () =>
     new Promise<void>((resolve) => {
+      if (stallTimer) clearInterval(stallTimer);
+      stallTimer = null;
+      release();
       for (const socket of sockets) socket.destroy();
       sockets.clear();
       if (!server.listening) return resolve();
@@ -62,6 +80,16 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     close: stop,
     setLatency(ms) {
       latencyMs = ms;
+    },
+    stallEvery(stall) {
+      if (stallTimer) clearInterval(stallTimer);
+      stallTimer = null;
+      release();
+      if (!stall) return;
+      stallTimer = setInterval(() => {
+        stalled = true;
+        setTimeout(release, stall.forMs);
+      }, stall.everyMs);
     },
   };
 }
