@@ -53,7 +53,7 @@ export function createApi(baseUrl: string): Api {
 }
 
 /** The reply, when its status is one of those expected; else what the server said, in one line. */
-export function expect(reply: Reply, expected: readonly number[], what: string): Reply {
+export function expectStatus(reply: Reply, expected: readonly number[], what: string): Reply {
   if (expected.includes(reply.status)) return reply;
   const error = reply.body.error as { code?: string; message?: string } | undefined;
   throw new DemoError(`${what}: answered ${reply.status}${error ? ` ${error.code}: ${error.message}` : ''}`);

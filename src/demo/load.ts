@@ -1,7 +1,7 @@
 import type { MemberView } from '../admin/members/schemas.js';
 import type { ProjectMembers } from '../admin/projects/schemas.js';
 import type { TeamView } from '../admin/teams/schemas.js';
-import { DemoError, expect, type Api, type Method } from './client.js';
+import { DemoError, expectStatus, type Api, type Method } from './client.js';
 import type { DemoCompany, PlatformPerson } from './company.js';
 
 /** Signs a development token for a platform user of the demo (email marked verified). */
@@ -27,12 +27,12 @@ export async function loadDemo(api: Api, demo: DemoCompany, sign: Signer): Promi
   const owner = await sign(demo.owner.id, demo.owner.email);
   const outcome: LoadOutcome = { writes: 0 };
   const write = async (method: Method, path: string, body: unknown, expected: readonly number[], what: string, token = owner) => {
-    const reply = expect(await api.call(method, path, token, body), expected, what);
+    const reply = expectStatus(await api.call(method, path, token, body), expected, what);
     if (typeof reply.body.version === 'string') outcome.version = reply.body.version;
     outcome.writes++;
     return reply;
   };
-  const read = async <T>(path: string, what: string): Promise<T> => expect(await api.call('GET', path, owner), [200], what).body as T;
+  const read = async <T>(path: string, what: string): Promise<T> => expectStatus(await api.call('GET', path, owner), [200], what).body as T;
 
   // The company, with the owner's verified address proving its domain (D4).
   let company = await api.call('GET', c, owner);
@@ -44,11 +44,11 @@ export async function loadDemo(api: Api, demo: DemoCompany, sign: Signer): Promi
           'Point it at a server with fresh data (another DATA_DIR, or the embedded data moved away)',
       );
     }
-    company = expect(created, [201], `creating company ${demo.id}`);
+    company = expectStatus(created, [201], `creating company ${demo.id}`);
     outcome.writes++;
     outcome.version = company.body.version as string;
   } else {
-    expect(company, [200], `reading company ${demo.id}`);
+    expectStatus(company, [200], `reading company ${demo.id}`);
     const domains = (company.body.domains as string[] | undefined) ?? [];
     if (!domains.includes(demo.domain)) await write('PUT', `${c}/domains`, { domains: [...domains, demo.domain] }, [200], `registering ${demo.domain}`);
   }
@@ -90,7 +90,7 @@ export async function loadDemo(api: Api, demo: DemoCompany, sign: Signer): Promi
     if (current.status === 404) {
       await write('PUT', path, { name: project.name, ...(project.creator ? { creatorId: project.creator } : {}) }, [201], `registering project ${project.id}`);
     } else {
-      grants = expect(current, [200], `reading the grants on ${project.id}`).body as unknown as ProjectMembers;
+      grants = expectStatus(current, [200], `reading the grants on ${project.id}`).body as unknown as ProjectMembers;
     }
     for (const grant of demo.grants.filter((g) => g.project === project.id)) {
       const [kind, id] = grant.team ? (['teams', grant.team] as const) : (['users', userId(grant.user!)] as const);
