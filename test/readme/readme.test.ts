@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileS
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runnableChunks } from './readme-blocks.js';
 import { runChunks, stopEverything, type ChunkResult } from './run-readme.js';
 
@@ -59,6 +59,21 @@ const report = (result: ChunkResult) =>
     `  printed (exit ${result.exitCode}):\n${result.output.replace(/^/gm, '    # => ')}`,
   ].join('\n');
 
+/** What the run started, for the hooks below should the test itself not get to stop it. */
+let started: { pgid: number | undefined; cwd: string } | undefined;
+const pidFiles = (cwd: string) => [path.join(cwd, 'castellan.pid'), path.join(cwd, '.castellan', 'castellan.lock')];
+afterAll(async () => {
+  if (started) await stopEverything(started.pgid, pidFiles(started.cwd));
+});
+// A worker that exits without its hooks still takes the session's process group with it.
+process.once('exit', () => {
+  try {
+    if (started?.pgid) process.kill(-started.pgid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+});
+
 describe('README.md', () => {
   const { chunks, problems } = runnableChunks(readFileSync(path.join(root, 'README.md'), 'utf8'));
 
@@ -80,12 +95,16 @@ describe('README.md', () => {
       npm_config_update_notifier: 'false',
       npm_config_fund: 'false',
     };
-    const run = runChunks(chunks, { cwd, env, port, chunkTimeoutMs: 300_000, prelude: PRELUDE });
+    // Generous for a loaded 2-core machine (a first embedded start took 32 s at load 26), and
+    // the whole run stops well before the test's own timeout, so the finally below always runs.
+    const run = runChunks(chunks, { cwd, env, port, chunkTimeoutMs: 300_000, totalTimeoutMs: 900_000, prelude: PRELUDE });
+    started = { pgid: run.pgid, cwd };
     let results: ChunkResult[];
     try {
       results = await run.results;
     } finally {
-      await stopEverything(run.pgid, [path.join(cwd, 'castellan.pid'), path.join(cwd, '.castellan', 'castellan.lock')]);
+      await stopEverything(run.pgid, pidFiles(cwd));
+      started = undefined;
       rmSync(cwd, { recursive: true, force: true });
     }
     // README_TEST_OUTPUT=file: what every block printed, for whoever writes the README's outputs.

@@ -18,6 +18,8 @@ export interface RunOptions {
   /** The README says 8080: its code is run against this port instead, and its output read back as 8080. */
   port: number;
   chunkTimeoutMs: number;
+  /** The whole run stops here, so whoever started it can still stop what it started before its own timeout. */
+  totalTimeoutMs?: number;
   /** Lines run before the README's own: helpers of the test, never the README's business. */
   prelude?: string;
 }
@@ -53,6 +55,7 @@ export function runChunks(chunks: readonly Chunk[], options: RunOptions): { pgid
 
 async function judge(chunks: readonly Chunk[], options: RunOptions, printed: () => string, exited: Promise<void>): Promise<ChunkResult[]> {
   const results: ChunkResult[] = [];
+  const runDeadline = Date.now() + (options.totalTimeoutMs ?? Number.POSITIVE_INFINITY);
   let gone = false;
   void exited.then(() => (gone = true));
   const outputOf = (i: number) => {
@@ -64,7 +67,7 @@ async function judge(chunks: readonly Chunk[], options: RunOptions, printed: () 
   };
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i]!;
-    const deadline = Date.now() + options.chunkTimeoutMs;
+    const deadline = Math.min(Date.now() + options.chunkTimeoutMs, runDeadline);
     let done = outputOf(i);
     while (!done && !gone && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -74,7 +77,11 @@ async function judge(chunks: readonly Chunk[], options: RunOptions, printed: () 
       const text = printed();
       const started = text.lastIndexOf(`\n${MARK} start ${i}\n`);
       const partial = started < 0 ? '' : text.slice(started).split('\n').slice(2).join('\n');
-      const why = gone ? 'the shell ended before it finished' : `it did not finish in ${options.chunkTimeoutMs / 1000} s`;
+      const why = gone
+        ? 'the shell ended before it finished'
+        : Date.now() >= runDeadline
+          ? `the whole run took more than ${options.totalTimeoutMs! / 1000} s`
+          : `it did not finish in ${options.chunkTimeoutMs / 1000} s`;
       results.push({ chunk, output: partial, exitCode: -1, failure: `${why}; printed so far:\n${partial}` });
       for (const rest of chunks.slice(i + 1)) results.push({ chunk: rest, output: '', exitCode: -1, failure: 'not run: an earlier block did not finish' });
       break;
