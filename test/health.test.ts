@@ -12,7 +12,7 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
       expect((await api(instance.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
       expect(await api(instance.url, 'GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ready', checks: { postgres: 'ok' } } });
       const check = await api(instance.url, 'POST', '/v1/check', { company: 'acme', principal: { id: 'u1' }, action: 'view', resource: { type: 'Project', id: 'p1' } });
-      expect(check).toMatchObject({ status: 200, body: { allowed: false, reason: 'no rule allows view Project', version: '0' } });
+      expect(check).toMatchObject({ status: 200, body: { allowed: false, reason: 'company acme is not known', version: '0' } });
     } finally {
       await instance.close();
     }

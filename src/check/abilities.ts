@@ -5,6 +5,8 @@ import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js
 import type { Policies } from '../policy/catalog.js';
 import type { LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
+import { ID_PATTERN } from '../policy/catalog.js';
+import { shown } from './decide.js';
 import { LruCache } from './lru.js';
 import { createProjectSets, NO_PROJECTS, type ProjectSet } from './project-sets.js';
 import type { PolicyBus } from './policy-bus.js';
@@ -21,6 +23,8 @@ export interface PrincipalAbility {
   readonly versionText: string;
   /** When the entry was last confirmed current against PostgreSQL. */
   validatedAt: number;
+  /** Why the principal holds nothing, when that is so for a reason of their own (no such company, not an active member): every deny says it. */
+  readonly standing: string | undefined;
 }
 
 export type { PrincipalSource } from './source.js';
@@ -135,6 +139,15 @@ function storeBehind(currentVersion: string, floor: bigint, minVersion: bigint |
   });
 }
 
+/** Why a principal who holds nothing holds nothing, when it is not their role's doing. */
+function standingOf(companyId: string, userId: string, loaded: LoadedPrincipal): string | undefined {
+  const who = ID_PATTERN.test(userId) ? userId : shown(userId);
+  if (loaded.version === null) return `company ${companyId} is not known`;
+  if (!loaded.membership) return `${who} is not a member of ${companyId}`;
+  if (loaded.membership.status !== 'active') return `${who} is not an active member of ${companyId} (${loaded.membership.status})`;
+  return undefined;
+}
+
 export function createAbilityProvider(options: AbilityProviderOptions): AbilityProvider {
   const { policies, source, rulesCache, bus, metrics, logger } = options;
   const now = options.now ?? Date.now;
@@ -162,21 +175,23 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
 
   /** What any principal of a company that does not exist compiles to, built once. */
   let nobody: { rules: CompiledRule[]; ability: MongoAbility } | undefined;
-  const nobodyEntry = (): PrincipalAbility => {
+  const nobodyEntry = (companyId: string): PrincipalAbility => {
     nobody ??= (() => {
       const rules = compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] });
       return { rules, ability: createCheckAbility(rules) };
     })();
-    return { ...nobody, projects: NO_PROJECTS, version: 0n, versionText: '0', validatedAt: now() };
+    // Same property order as entryFor: one object shape for every entry the hot path reads.
+    return { ability: nobody.ability, rules: nobody.rules, projects: NO_PROJECTS, version: 0n, versionText: '0', validatedAt: now(), standing: `company ${companyId} is not known` };
   };
 
-  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string): PrincipalAbility => ({
+  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string, standing?: string): PrincipalAbility => ({
     ability: createCheckAbility(rules),
     rules,
     projects,
     version: BigInt(version),
     versionText: version,
     validatedAt: now(),
+    standing,
   });
 
   /**
@@ -319,13 +334,14 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (!companyExists) {
       // No company, so no member: nothing to read or compile. Checks naming ids that do not
       // exist (mistakes, or a flood of them) cost one primary-key lookup each.
-      const entry = nobodyEntry();
+      const entry = nobodyEntry(companyId);
       remember(companyId, userId, entry, forgottenAtStart);
       return { entry, current: true };
     }
 
     const l2 = l2Promise ? await l2Promise : null;
-    if (l2 && l2.version === version) {
+    // Rules that allow nothing may be a principal's standing (not a member), which L2 does not keep.
+    if (l2 && l2.version === version && l2.rules.length > 0) {
       const projects = await projectsAt(companyId, version);
       if (projects) {
         const entry = entryFor(l2.rules, projects, l2.version);
@@ -355,10 +371,11 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     else throw new Error(`the loader left out the project list of version ${loadedVersion}`);
     const rules = compileStoredPrincipal(policies, loaded);
     confirmed.note(companyId, loadedVersion, loadStarted);
-    const entry = entryFor(rules, projects, loadedVersion);
+    const standing = rules.length === 0 ? standingOf(companyId, userId, loaded) : undefined;
+    const entry = entryFor(rules, projects, loadedVersion, standing);
     metrics.compileDuration.observe((now() - started) / 1000);
     remember(companyId, userId, entry, forgottenAtStart);
-    if (rulesCache && loaded.version !== null) {
+    if (rulesCache && loaded.version !== null && standing === undefined) {
       rulesCache.set(companyId, userId, loadedVersion, rules).catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
     }
     return entry;

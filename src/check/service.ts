@@ -124,7 +124,7 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
     /** Several parsed questions for one principal, answered from one version. */
     async decideAll(companyId: string, userId: string, minVersion: bigint | undefined, questions: readonly CheckQuestion[]): Promise<BatchAnswer> {
       const entry = await abilities.get(companyId, userId, minVersion);
-      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q)) };
+      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q, entry.standing)) };
     },
 
     /** The principal's ability, for answers built from many decisions (AuthZEN search). */
@@ -138,7 +138,7 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       }
       const questions = checks.map((item, i) => parseQuestion(catalog, item, `checks.${i}`));
       const entry = await abilityFor(companyId, userId, minVersion);
-      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q)) };
+      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q, entry.standing)) };
     },
 
     /** Compares If-None-Match before exporting: an unchanged principal costs an L1 lookup, not an export. */
@@ -170,7 +170,7 @@ export type CheckService = ReturnType<typeof createCheckService>;
 
 /** One decision with the version it was taken at; a plain function, so an L1 hit allocates no closure. */
 export function checkAnswer(catalog: Catalog, entry: PrincipalAbility, question: CheckQuestion): CheckAnswer {
-  const decision = decide(catalog, entry.ability, entry.projects, question);
+  const decision = decide(catalog, entry.ability, entry.projects, question, entry.standing);
   return { allowed: decision.allowed, reason: decision.reason, version: entry.versionText };
 }
 

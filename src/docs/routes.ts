@@ -44,7 +44,8 @@ export interface FrontDoor {
 }
 
 export function docsRouter(door: FrontDoor): Router {
-  const router = Router();
+  // Strict: /docs and /docs/ are two paths (the first redirects to the second, where relative links resolve).
+  const router = Router({ strict: true });
   const links: Record<string, string> = { docs: '/docs/', openapi: '/openapi.json', ...door.links, health: '/healthz', ready: '/readyz' };
   const labels: Record<string, string> = { docs: 'API reference', openapi: 'OpenAPI document', console: 'Admin console', health: 'Liveness', ready: 'Readiness' };
 
@@ -77,7 +78,7 @@ export function docsRouter(door: FrontDoor): Router {
     res
       .type('application/javascript')
       .set('cache-control', 'no-cache')
-      .send("window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, docExpansion: 'none', tryItOutEnabled: false });\n");
+      .send("window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, docExpansion: 'list', tryItOutEnabled: false });\n");
   });
   const assets = express.static(swaggerDir, { index: false, fallthrough: false, maxAge: '1h' });
   router.get('/docs/:file', (req, res, next) => {

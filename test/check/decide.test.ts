@@ -19,10 +19,10 @@ describe('decide: registered projects', () => {
   it('an allowing rule stands for a registered project only, and a question naming none is refused', () => {
     expect(decide(catalog, editor, registered, viewProject('p1'))).toEqual({ allowed: true, reason: 'company role editor allows view Project' });
     expect(decide(catalog, editor, registered, viewProject('p2'))).toEqual({ allowed: false, reason: 'project p2 is not registered in the company' });
-    expect(decide(catalog, editor, registered, viewProject(undefined))).toEqual({ allowed: false, reason: 'the check names no project (resource.id)' });
+    expect(decide(catalog, editor, registered, viewProject(undefined))).toEqual({ allowed: false, reason: 'Project checks need resource.id; none was given' });
     expect(decide(catalog, admin, registered, { action: 'invite', resource: { type: 'ProjectMember' } })).toEqual({
       allowed: false,
-      reason: 'the check names no project (resource.attributes.projectId)',
+      reason: 'ProjectMember checks need resource.attributes.projectId; none was given',
     });
   });
 

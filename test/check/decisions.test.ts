@@ -97,7 +97,11 @@ describe.skipIf(!servicesUp)('check API decisions (D-rules)', () => {
   });
 
   it('a collaborator granted one project is denied view Project naming no project or another one', async () => {
-    expect(await check('acme', 'collab', 'view', { type: 'Project' })).toEqual({ allowed: false, reason: 'no rule allows view Project', version: '1' });
+    expect(await check('acme', 'collab', 'view', { type: 'Project' })).toEqual({ allowed: false, reason: 'Project checks need resource.id; none was given', version: '1' });
+    // Issue 18: the deny says what decided, not only that no rule allowed.
+    expect(await check('acme', 'collab', 'view', { type: 'Scenario' })).toEqual({ allowed: false, reason: 'Scenario checks need resource.attributes.projectId; none was given', version: '1' });
+    expect(await check('acme', 'collab', 'view', { type: 'Scenario', attributes: { projectid: 'p1' } as never })).toMatchObject({ allowed: false, reason: 'Scenario checks need resource.attributes.projectId; none was given' });
+    expect(await check('acme', 'collab', 'delete', { type: 'Scenario', attributes: { projectId: 'p9' } })).toMatchObject({ allowed: false, reason: 'project p9 is not registered in the company' });
     expect(await allowed('acme', 'collab', 'view', { type: 'Project', id: 'p3' })).toBe(false);
     expect(await allowed('acme', 'collab', 'view', { type: 'Scenario' })).toBe(false);
     expect(await allowed('acme', 'collab', 'view', { type: 'Scenario', attributes: { projectId: 'p3' } })).toBe(false);
@@ -142,8 +146,8 @@ describe.skipIf(!servicesUp)('check API decisions (D-rules)', () => {
       ['edit', { type: 'Scenario', attributes: { projectId: 'p1' } }],
       ['create', { type: 'Project' }],
     ] as Array<[string, Resource]>) {
-      expect(await check('acme', 'gone', action, resource)).toMatchObject({ allowed: false });
-      expect(await check('acme', 'invitee', action, resource)).toMatchObject({ allowed: false });
+      expect(await check('acme', 'gone', action, resource)).toMatchObject({ allowed: false, reason: 'gone is not an active member of acme (inactive)' });
+      expect(await check('acme', 'invitee', action, resource)).toMatchObject({ allowed: false, reason: 'invitee is not an active member of acme (invited)' });
     }
   });
 
@@ -161,12 +165,12 @@ describe.skipIf(!servicesUp)('check API decisions (D-rules)', () => {
   it('D20: unknown company or user is a deny, not an error', async () => {
     expect(await check('no-such-company', 'owner', 'view', { type: 'CompanySettings' })).toEqual({
       allowed: false,
-      reason: 'no rule allows view CompanySettings',
+      reason: 'company no-such-company is not known',
       version: '0',
     });
     expect(await check('acme', 'stranger', 'view', { type: 'Project', id: 'p1' })).toEqual({
       allowed: false,
-      reason: 'no rule allows view Project',
+      reason: 'stranger is not a member of acme',
       version: '1',
     });
   });

@@ -14,9 +14,9 @@ describe('policy test runner: registered projects', () => {
     expect(reasons).toEqual([
       ['view Project p2', true, 'company role editor allows view Project'],
       ['view Project p-gone', true, 'project p-gone is not registered in the company'],
-      ['view Project', true, 'the check names no project (resource.id)'],
+      ['view Project', true, 'Project checks need resource.id; none was given'],
       ['edit Scenario p1', true, 'role contributor on project p1 allows edit Scenario'],
-      ['edit Scenario p-gone', true, 'no rule allows edit Scenario'],
+      ['edit Scenario p-gone', true, 'project p-gone is not registered in the company'],
     ]);
   });
 

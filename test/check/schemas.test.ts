@@ -16,7 +16,7 @@ import { loadPolicies } from '../../src/policy/catalog.js';
  */
 const { catalog } = loadPolicies();
 const schemas = createCheckSchemas(catalog);
-const entry: PrincipalAbility = { ability: createMongoAbility([]), rules: [], projects: new Set(), version: 1n, versionText: '1', validatedAt: 0 };
+const entry: PrincipalAbility = { ability: createMongoAbility([]), rules: [], projects: new Set(), version: 1n, versionText: '1', validatedAt: 0, standing: undefined };
 const abilities: AbilityProvider = { peek: () => entry, load: async () => entry, get: () => entry, clear: () => {}, size: 1 };
 const service = createCheckService({ catalog, abilities, verifyToken: async () => ({ sub: 'u1' }) });
 
