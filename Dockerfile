@@ -10,7 +10,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
-# Compiles src/ into dist/ and migrations/ into dist/migrations (the server only: the
+COPY console ./console
+# Compiles src/ into dist/, migrations/ into dist/migrations and the console into
+# dist/console-app (the server only: the
 # workspace packages, packages/ and examples/, are not part of the image).
 RUN npm run build:server
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseOptions, SCENARIOS, type BenchOptions } from './lib/args.js';
 import { migrate, ROOT } from './lib/castellan.js';
 import { ensureCerbos, startCerbos, type CerbosInstall } from './lib/cerbos.js';
-import { generateDataset } from './lib/dataset.js';
+import { DATASET_SHAPES, generateDataset } from './lib/dataset.js';
 import { HttpClient } from './lib/http.js';
 import { runLoad, type LoadSummary } from './lib/load.js';
 import { deleteRedisKeys, describeMachine } from './lib/machine.js';
@@ -15,11 +15,12 @@ import { monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import { buildBaseline, type BaselineBuild } from './lib/baseline.js';
 import { renderMarkdown, steadinessOf, type ProfileResult, type RatePair, type Results } from './lib/report.js';
 import { authzenRequests, batchBodies, forwardAuthRequests, peerCases, samplePrincipals, signTokens, warmBodies } from './lib/workload.js';
-import { coldScenario } from './scenarios/cold.js';
+import { coldPairScenario, coldScenario } from './scenarios/cold.js';
 import type { BenchContext } from './scenarios/context.js';
 import { invalidationScenario } from './scenarios/invalidation.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { clientScenario } from './scenarios/client.js';
+import { outboxScenario } from './scenarios/outbox.js';
 import { searchScenario } from './scenarios/search.js';
 import { batchLoad, cerbosSkipped, interleave, peerMismatches, prewarm, prewarmRequests, rateLoads, type Target } from './scenarios/throughput.js';
 
@@ -103,11 +104,12 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
   const wantsMain = (['warm', 'forward-auth', 'authzen', 'batch', 'rate', 'cold', 'peer'] as const).some((s) => only.has(s));
   // Forward-auth and AuthZEN are read beside the warm check: it runs with them.
   const wantsWarm = (['warm', 'rate', 'forward-auth', 'authzen'] as const).some((s) => only.has(s));
+  const wantsPair = only.has('warm') || only.has('rate');
   const main = wantsMain ? await startCastellan('castellan-main', ctx.env) : null;
   const limit = only.has('limit') ? await startLimitServer() : null;
   const limitWork = only.has('limit') ? await startLimitServer(LIMIT_WORK_MICROS) : null;
   const peer = await startPeer(ctx, results);
-  const baseline = main && (only.has('warm') || only.has('rate')) ? await startBaseline(ctx, results) : null;
+  const baseline = main && (only.has('warm') || only.has('rate') || only.has('cold')) ? await startBaseline(ctx, results) : null;
   try {
     const loads = await workloads(ctx);
     const targets: Target[] = [];
@@ -121,7 +123,7 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
       targets.push({ key: 'forwardAuth', spec: { ...single(main.url, [], connections, main.pid), url: main.url, requests: loads.forwardAuth, okStatuses: FORWARD_AUTH_ANSWERS } });
     }
     if (main && only.has('authzen')) targets.push({ key: 'authzen', spec: { ...single(main.url, [], connections, main.pid), url: main.url, requests: loads.authzen } });
-    if (before && after) targets.push(after, before);
+    if (before && after && wantsPair) targets.push(after, before);
     if (main && peer.proc) {
       targets.push({ key: 'peerCastellan', spec: single(main.url, loads.peer.map((c) => c.castellan), connections, main.pid) });
       targets.push({ key: 'peerCerbos', spec: { url: `${peer.proc.url}/api/check/resources`, bodies: loads.peer.map((c) => c.cerbos), connections, durationS: 0, serverPid: peer.proc.pid } });
@@ -134,7 +136,7 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
       if (only.has('batch')) results.prewarmFailures += await prewarm(ctx, `${main.url}/v1/check/batch`, loads.batch);
       if (only.has('forward-auth')) results.prewarmFailures += await prewarmRequests(ctx, main.url, loads.forwardAuth, FORWARD_AUTH_ANSWERS);
       if (only.has('authzen')) results.prewarmFailures += await prewarmRequests(ctx, main.url, loads.authzen, [200]);
-      for (const proc of baseline ? [baseline.before, baseline.after] : []) results.prewarmFailures += await prewarm(ctx, `${proc.url}/v1/check`, loads.warm);
+      for (const proc of baseline && wantsPair ? [baseline.before, baseline.after] : []) results.prewarmFailures += await prewarm(ctx, `${proc.url}/v1/check`, loads.warm);
     }
     const mismatches = main && peer.proc ? await peerMismatches(ctx, main.url, peer.proc.url, loads.peer) : null;
 
@@ -176,8 +178,17 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
       };
     }
     if (main && only.has('cold')) {
+      // With a baseline, half of each group's principals go to the before/after pair: never seen by either.
+      const split = ctx.dataset.cold.map((g) => {
+        const half = baseline ? Math.ceil(g.principals.length / 2) : g.principals.length;
+        return { main: { ...g, principals: g.principals.slice(0, half) }, pair: { ...g, principals: g.principals.slice(half) } };
+      });
       ctx.log('cold compiles');
-      s.cold = await coldScenario(ctx, main);
+      s.cold = await coldScenario(ctx, main, split.map((g) => g.main));
+      if (baseline) {
+        ctx.log(`cold compiles, the baseline (${baseline.build.ref}) and this build interleaved`);
+        s.coldBaseline = { ref: baseline.build.ref, commit: baseline.build.commit, rows: await coldPairScenario(ctx, baseline.before, baseline.after, split.map((g) => g.pair)) };
+      }
     }
   } finally {
     await Promise.all([main?.stop(), limit?.stop(), limitWork?.stop(), peer.proc?.stop(), baseline?.before.stop(), baseline?.after.stop()]);
@@ -268,8 +279,9 @@ async function main(): Promise<void> {
   pinServersTo(pinning.pinned ? pinning.serverCpu : null);
   log(pinning.pinned ? `pinned: servers on CPU ${pinning.serverCpu}, the load generator on CPU ${pinning.loadCpu}` : `not pinned: ${pinning.reason}`);
 
-  log(`dataset: ${options.users} users in ${options.companies} companies into database ${options.database}`);
+  log(`dataset (${options.dataset}): ${options.users} users in ${options.companies} companies into database ${options.database}`);
   const { dataset, databaseUrl } = await generateDataset({
+    shape: DATASET_SHAPES[options.dataset],
     adminUrl: options.pgAdminUrl,
     database: options.database,
     users: options.users,
@@ -330,6 +342,10 @@ async function main(): Promise<void> {
       log('client: @castellan/client against one instance');
       results.scenarios.client = await clientScenario(ctx);
     }
+    if (only.has('outbox')) {
+      log('webhook outbox: claims against growing backlogs');
+      results.scenarios.outbox = await outboxScenario(ctx);
+    }
     if (options.profile) {
       log('profile of the warm path');
       results.profiles = await profilePhase(ctx);
@@ -353,8 +369,8 @@ async function main(): Promise<void> {
 }
 
 function pick(o: Omit<BenchOptions, 'memorySteps' | 'only'>): Omit<Results['settings'], 'memorySteps'> {
-  const { users, companies, principals, duration, rounds, connections, writes, coldPrincipals, coldLarge, seed } = o;
-  return { users, companies, principals, duration, rounds, connections, writes, coldPrincipals, coldLarge, seed };
+  const { dataset, users, companies, principals, duration, rounds, connections, writes, coldPrincipals, coldLarge, seed } = o;
+  return { dataset, users, companies, principals, duration, rounds, connections, writes, coldPrincipals, coldLarge, seed };
 }
 
 function printSummary(r: Results, log: (m: string) => void): void {

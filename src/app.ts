@@ -30,6 +30,10 @@ import { authzenRoutes, createAuthzenRouter } from './authzen/routes.js';
 import { createEvaluationHandler } from './authzen/http-handler.js';
 import { createSearcher } from './authzen/search.js';
 import { buildOpenApi } from './http/openapi.js';
+import { appendEvents } from './webhooks/outbox.js';
+import { createWebhookWorker, type WebhookWorker } from './webhooks/worker.js';
+import { webhookDocs } from './webhooks/openapi.js';
+import { createConsoleRouter } from './console/routes.js';
 import { createHttpServer, drainServer, OPERATIONS_ROUTES, openApiRouter, ShutdownDeadlineError, type HealthProbe } from './server.js';
 
 /** src/app.ts and dist/app.js both sit one folder below package.json. */
@@ -47,6 +51,8 @@ export interface Castellan {
   readonly mode: { store: Store['kind']; cache: 'redis' | 'in-process'; redis: RedisMode | null };
   /** Tokens signed with DATA_DIR's generated development secret are accepted (embedded mode, nothing configured). */
   readonly developmentIdentity: boolean;
+  /** The webhook delivery loop, when WEBHOOK_URL is set: started by listen(), stopped by close(). */
+  readonly webhooks: WebhookWorker | null;
   listen(): Promise<string>;
   /**
    * Graceful stop: no new connections, requests in flight finish, then PostgreSQL and Redis
@@ -164,10 +170,37 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     const ownAuthRoutes = authRoutes(auth);
     const evaluator = createEvaluator({ catalog: policies.catalog, service: checkService });
     const authzen = authzenRoutes({ evaluator, searcher: createSearcher({ policies, service: checkService, db: store.db }), publicUrl: config.PUBLIC_URL });
-    const admin = adminRoutes({ db: store.db, policies, auth, announce: (c, v) => bus.announce(c, v), logger, metrics, hashing });
+    // Events are written to the outbox only when there is somewhere to send them.
+    const webhooks =
+      config.WEBHOOK_URL && config.WEBHOOK_SECRET
+        ? createWebhookWorker({
+            db: store.db,
+            url: config.WEBHOOK_URL,
+            secret: config.WEBHOOK_SECRET,
+            timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+            retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+            retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+            pollMs: config.WEBHOOK_POLL_MS,
+            userAgent: `Castellan-Webhook/${PACKAGE_VERSION}`,
+            logger,
+            metrics,
+          })
+        : null;
+    const admin = adminRoutes({
+      db: store.db,
+      policies,
+      auth,
+      announce: (c, v) => bus.announce(c, v),
+      logger,
+      metrics,
+      hashing,
+      invitations: { ttlSeconds: config.INVITATION_TTL, urlTemplate: config.INVITE_URL_TEMPLATE },
+      events: webhooks ? { append: appendEvents, committed: () => webhooks.wake() } : undefined,
+    });
     const openApi = buildOpenApi(
       { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API, gateway forward-auth, AuthZEN 1.0 and admin API' },
       [...checkRoutes.hot, ...checkRoutes.other, ...FORWARD_AUTH_ROUTES, ...authzen.hot, ...authzen.other, ...ownAuthRoutes, ...admin, ...OPERATIONS_ROUTES],
+      webhookDocs(),
     );
 
     const checkHandler = createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger });
@@ -190,7 +223,8 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
         openApiRouter(openApi),
-        docsRouter({ version: PACKAGE_VERSION }),
+        docsRouter({ version: PACKAGE_VERSION, links: { console: '/console/' } }),
+        createConsoleRouter({ catalog: policies.catalog, tokenUrl: config.CONSOLE_TOKEN_URL }),
       ],
       probes,
       logger,
@@ -212,11 +246,13 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       bus,
       mode,
       developmentIdentity: devSecret !== undefined,
+      webhooks,
       listen: () =>
         new Promise((resolve, reject) => {
           server.once('error', reject);
           server.listen(config.PORT, config.HOST, () => {
             server.off('error', reject);
+            webhooks?.start();
             const { port } = server.address() as AddressInfo;
             const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
             resolve(`http://${host}:${port}`);
@@ -224,7 +260,11 @@ export async function createCastellan(config: Config, options: CastellanOptions 
         }),
       close() {
         closing ??= (async () => {
+          // The webhook worker stops claiming at once; its attempts in flight (each within WEBHOOK_TIMEOUT_MS)
+          // finish beside the drain, and record their outcome before PostgreSQL closes.
+          const webhooksStopped = webhooks?.stop();
           const { drained } = await drainServer(server, config.SHUTDOWN_TIMEOUT_MS);
+          await webhooksStopped;
           // Dependencies close only once no request can use them any more.
           for (const close of closers.reverse()) {
             await close().catch((error: unknown) => logger.warn({ err: error }, 'error while closing a dependency'));

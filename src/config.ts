@@ -26,6 +26,35 @@ const wholeNumber = (min: number, max: number, unit = '') => {
 
 const milliseconds = (min: number, max: number) => wholeNumber(min, max, ' of milliseconds');
 
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+/** A duration such as `14d`, `36h`, `90m` or `3600s`, in whole seconds. */
+const durationSeconds = (minSeconds: number, maxSeconds: number, range: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,9}[smhd]$/, 'must be a duration such as 14d, 36h, 90m or 3600s')
+    .transform((value) => Number(value.slice(0, -1)) * DURATION_UNITS[value.slice(-1)]!)
+    .refine((seconds) => seconds >= minSeconds && seconds <= maxSeconds, `must be from ${range}`);
+
+/** The placeholders INVITE_URL_TEMPLATE may use (src/webhooks/events.ts fills them, percent-encoded). */
+export const INVITE_URL_PLACEHOLDERS = ['company', 'invitation', 'email'] as const;
+
+const inviteUrlTemplate = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((template) => [...template.matchAll(/\{([^{}]*)\}/g)].every(([, name]) => (INVITE_URL_PLACEHOLDERS as readonly string[]).includes(name!)), {
+    message: `may only use the placeholders ${INVITE_URL_PLACEHOLDERS.map((name) => `{${name}}`).join(', ')}`,
+  })
+  .refine((template) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(template.replace(/\{[a-z]+\}/g, 'x')).protocol);
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL once its placeholders are filled')
+  .optional();
+
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 
 /** `host:port,host:port,...` (an IPv6 address in brackets): Redis Cluster seed nodes or Sentinels. */
@@ -97,6 +126,23 @@ const configSchema = z.object({
   // The platform's own credential (plans, licenses, any domain, deleted companies' audit):
   // worth more than a check token, so longer.
   OPERATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Invitations lapse after this long (a re-invite renews them); an expired one holds no seat.
+  INVITATION_TTL: durationSeconds(60, 365 * 86_400, '1 minute to 365 days').default(14 * 86_400),
+  // The accept page of the platform's console, named in invitation events for its mailer.
+  INVITE_URL_TEMPLATE: inviteUrlTemplate,
+  // Where invitation and membership events are sent (src/webhooks/), signed with the secret.
+  WEBHOOK_URL: optionalUrl(['http:', 'https:']),
+  WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  // One delivery attempt, connection to the end of the answer's headers.
+  WEBHOOK_TIMEOUT_MS: milliseconds(100, 60_000).default(10_000),
+  // Retries of a failed delivery wait base * 2^(attempt - 1), at most max (with up to 20% jitter).
+  WEBHOOK_RETRY_BASE_MS: milliseconds(10, 3_600_000).default(1000),
+  WEBHOOK_RETRY_MAX_MS: milliseconds(10, 86_400_000).default(3_600_000),
+  // How often an idle instance looks for events other instances wrote and retries that fell due.
+  WEBHOOK_POLL_MS: milliseconds(10, 60_000).default(1000),
+  // Where the console's sign-in page sends platform users for a token from their identity
+  // provider; it comes back to /console/#token=<JWT> (see README "Console").
+  CONSOLE_TOKEN_URL: optionalUrl(['http:', 'https:']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MIGRATE_ON_START: booleanFlag.default(true),
   // About 13 KiB of heap per principal (bench/RESULTS.md): 20,000 is some 260 MiB.
@@ -117,6 +163,9 @@ const consistentConfig = configSchema.superRefine((config, ctx) => {
   // The request timeout covers the headers too; Node refuses to start otherwise.
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
     ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS})` });
+  }
+  if (config.WEBHOOK_RETRY_BASE_MS > config.WEBHOOK_RETRY_MAX_MS) {
+    ctx.addIssue({ code: 'custom', path: ['WEBHOOK_RETRY_BASE_MS'], message: `must not exceed WEBHOOK_RETRY_MAX_MS (${config.WEBHOOK_RETRY_MAX_MS})` });
   }
 });
 
@@ -146,12 +195,16 @@ function redisProblems(config: Config): string[] {
 function combinationProblems(config: Config): string[] {
   const problems = redisProblems(config);
   if (config.DATABASE_READ_URL && !config.DATABASE_URL) problems.push('DATABASE_READ_URL: needs DATABASE_URL (the primary that says which version each read must reach)');
-  if (!config.AUTH_JWKS_URL) return problems;
-  // A provider's keys sign the tokens of all its applications (for some, of all its tenants):
-  // only the audience and the issuer say that a token was meant for Castellan.
-  const missing = (['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter((key) => !config[key]);
-  if (missing.length === 0) return problems;
-  return [...problems, `${missing.join(', ')}: required when AUTH_JWKS_URL is set, else tokens the identity provider issued to other applications are accepted`];
+  if (config.AUTH_JWKS_URL) {
+    // A provider's keys sign the tokens of all its applications (for some, of all its tenants):
+    // only the audience and the issuer say that a token was meant for Castellan.
+    const missing = (['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const).filter((key) => !config[key]);
+    if (missing.length) problems.push(`${missing.join(', ')}: required when AUTH_JWKS_URL is set, else tokens the identity provider issued to other applications are accepted`);
+  }
+  // An unsigned webhook would let anyone who can reach the receiver send it invitations.
+  if (config.WEBHOOK_URL && !config.WEBHOOK_SECRET) problems.push('WEBHOOK_SECRET: required when WEBHOOK_URL is set, to sign every delivery');
+  if (config.WEBHOOK_SECRET && !config.WEBHOOK_URL) problems.push('WEBHOOK_URL: required when WEBHOOK_SECRET is set (there is nowhere to send events)');
+  return problems;
 }
 
 /**
@@ -192,4 +245,14 @@ export function isLoopback(host: string): boolean {
   const family = isIP(host);
   // BlockList also matches IPv4-mapped forms (::ffff:127.0.0.1) against the IPv4 subnet.
   return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * Where a server started with this configuration is reached from this machine: PUBLIC_URL, else
+ * its HOST and PORT, a wildcard address on loopback. For the command-line tools that talk to it.
+ */
+export function serverUrl(config: Pick<Config, 'PUBLIC_URL' | 'HOST' | 'PORT'>): string {
+  if (config.PUBLIC_URL) return config.PUBLIC_URL;
+  const host = ['0.0.0.0', '::', '127.0.0.1'].includes(config.HOST) ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+  return `http://${host}:${config.PORT}`;
 }

@@ -30,6 +30,8 @@ const REDACTED_PATHS = [
   '*.DATABASE_URL',
   'REDIS_URL',
   '*.REDIS_URL',
+  'WEBHOOK_SECRET',
+  '*.WEBHOOK_SECRET',
 ];
 
 /** JSON logs, one object a line, with level names and ISO times so any log pipeline reads them as is. */

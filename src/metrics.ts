@@ -1,12 +1,34 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { HotCounter, HotHistogram } from './hot-metrics.js';
 
 /**
  * One registry per app instance (tests run several in one process). Labels have a small
  * fixed set of values.
  */
+export interface WebhookBacklogSource {
+  read(): Promise<{ events: number; oldestSeconds: number }>;
+}
+
 export function createMetrics() {
   const registry = new Registry();
+  // Set by the webhook worker when WEBHOOK_URL is configured; read from the outbox at each scrape.
+  let backlogSource: WebhookBacklogSource | null = null;
+  let dependencyErrors: Counter<'dependency'>;
+  /** A scrape reads the outbox; PostgreSQL away keeps the last values and counts the error. */
+  const backlogGauge = (name: string, help: string, pick: (backlog: { events: number; oldestSeconds: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        if (!backlogSource) return;
+        try {
+          this.set(pick(await backlogSource.read()));
+        } catch {
+          dependencyErrors.inc({ dependency: 'postgres' });
+        }
+      },
+    });
   collectDefaultMetrics({ register: registry });
   const latencyBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
   const metrics = {
@@ -32,12 +54,12 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
-    dependencyErrors: new Counter({
+    dependencyErrors: (dependencyErrors = new Counter({
       name: 'castellan_dependency_errors_total',
       help: 'Errors talking to a dependency',
       labelNames: ['dependency'] as const,
       registers: [registry],
-    }),
+    })),
     replicaLoads: new Counter({
       name: 'castellan_replica_loads_total',
       help: 'Check-path loads with DATABASE_READ_URL, by who answered: replica, or the primary because the replica was lagging, failed, or the version to reach was unchecked',
@@ -55,6 +77,18 @@ export function createMetrics() {
       labelNames: ['route', 'status'] as const,
       registers: [registry],
     }),
+    webhookBacklog: backlogGauge('castellan_webhook_backlog_events', 'Webhook events written and not yet delivered, all companies and instances (the outbox)', (b) => b.events),
+    webhookOldest: backlogGauge('castellan_webhook_oldest_event_age_seconds', 'Age of the oldest webhook event not yet delivered (0 when none)', (b) => b.oldestSeconds),
+    webhookDeliveries: new Counter({
+      name: 'castellan_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by this instance, by result (delivered: a 2xx answer; failed: anything else, retried later)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    /** Where the backlog gauges read from (the outbox), once webhooks are configured. */
+    setWebhookBacklogSource(source: WebhookBacklogSource | null) {
+      backlogSource = source;
+    },
   };
   exposeKnownSeries(metrics);
   return metrics;
@@ -64,13 +98,14 @@ export function createMetrics() {
  * Every series an alert may be written on exists from the start at 0: a rate over a
  * series that appears only with its first error misses that first error.
  */
-function exposeKnownSeries(metrics: Pick<Metrics, 'checkDuration' | 'decisions' | 'cacheLookups' | 'staleRefreshes' | 'dependencyErrors' | 'replicaLoads'>): void {
+function exposeKnownSeries(metrics: Pick<Metrics, 'checkDuration' | 'decisions' | 'cacheLookups' | 'staleRefreshes' | 'dependencyErrors' | 'replicaLoads' | 'webhookDeliveries'>): void {
   for (const endpoint of ['check', 'batch', 'forward_auth', 'authzen_evaluation']) metrics.checkDuration.zero({ endpoint });
   for (const outcome of ['allow', 'deny', 'error']) metrics.decisions.inc({ outcome }, 0);
   for (const tier of ['l1', 'l2']) for (const result of ['hit', 'miss']) metrics.cacheLookups.inc({ tier, result }, 0);
   for (const result of ['kept', 'reloaded']) metrics.staleRefreshes.inc({ result }, 0);
   for (const dependency of ['postgres', 'redis']) metrics.dependencyErrors.inc({ dependency }, 0);
   for (const result of ['replica', 'lagging', 'failed', 'unchecked']) metrics.replicaLoads.inc({ result }, 0);
+  for (const result of ['delivered', 'failed']) metrics.webhookDeliveries.inc({ result }, 0);
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -142,6 +142,47 @@ describe('config', () => {
     expect(loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '5000' })).toMatchObject({ HTTP_HEADERS_TIMEOUT_MS: 5000 });
   });
 
+  it('INVITATION_TTL: a duration in s, m, h or d, 14 days by default, 1 minute to 365 days', () => {
+    expect(loadConfig({}).INVITATION_TTL).toBe(14 * 86_400);
+    expect(loadConfig({ INVITATION_TTL: '36h' }).INVITATION_TTL).toBe(36 * 3600);
+    expect(loadConfig({ INVITATION_TTL: '90m' }).INVITATION_TTL).toBe(5400);
+    expect(loadConfig({ INVITATION_TTL: '60s' }).INVITATION_TTL).toBe(60);
+    expect(loadConfig({ INVITATION_TTL: '365d' }).INVITATION_TTL).toBe(365 * 86_400);
+    expect(() => loadConfig({ INVITATION_TTL: '14' })).toThrow(new ConfigError('Invalid configuration:\n  INVITATION_TTL: must be a duration such as 14d, 36h, 90m or 3600s (got "14")'));
+    expect(() => loadConfig({ INVITATION_TTL: '59s' })).toThrow(/INVITATION_TTL: must be from 1 minute to 365 days \(got "59s"\)/);
+    expect(() => loadConfig({ INVITATION_TTL: '366d' })).toThrow(/INVITATION_TTL: must be from 1 minute to 365 days/);
+    expect(() => loadConfig({ INVITATION_TTL: '2w' })).toThrow(/INVITATION_TTL: must be a duration/);
+  });
+
+  it('INVITE_URL_TEMPLATE: an http(s) URL with known placeholders only', () => {
+    const template = 'https://app.example.com/invitations?company={company}&invitation={invitation}&email={email}';
+    expect(loadConfig({ INVITE_URL_TEMPLATE: template }).INVITE_URL_TEMPLATE).toBe(template);
+    expect(() => loadConfig({ INVITE_URL_TEMPLATE: 'https://app.example.com/{token}' })).toThrow(
+      new ConfigError('Invalid configuration:\n  INVITE_URL_TEMPLATE: may only use the placeholders {company}, {invitation}, {email}'),
+    );
+    expect(() => loadConfig({ INVITE_URL_TEMPLATE: 'javascript:alert({email})' })).toThrow(/INVITE_URL_TEMPLATE: must be an http:\/\/ or https:\/\/ URL once its placeholders are filled/);
+  });
+
+  it('WEBHOOK_URL and WEBHOOK_SECRET come together; retry bounds are ordered', () => {
+    const secret = 's'.repeat(32);
+    expect(loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/castellan', WEBHOOK_SECRET: secret })).toMatchObject({
+      WEBHOOK_TIMEOUT_MS: 10_000,
+      WEBHOOK_RETRY_BASE_MS: 1000,
+      WEBHOOK_RETRY_MAX_MS: 3_600_000,
+      WEBHOOK_POLL_MS: 1000,
+    });
+    expect(() => loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/castellan' })).toThrow(
+      new ConfigError('Invalid configuration:\n  WEBHOOK_SECRET: required when WEBHOOK_URL is set, to sign every delivery'),
+    );
+    expect(() => loadConfig({ WEBHOOK_SECRET: secret })).toThrow(/WEBHOOK_URL: required when WEBHOOK_SECRET is set/);
+    // The secret is never echoed.
+    expect(() => loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/castellan', WEBHOOK_SECRET: 'short-secret' })).toThrow(
+      new ConfigError('Invalid configuration:\n  WEBHOOK_SECRET: must be at least 32 characters'),
+    );
+    expect(() => loadConfig({ WEBHOOK_URL: 'ftp://hooks.example.com' , WEBHOOK_SECRET: secret })).toThrow(/WEBHOOK_URL: must be a URL starting with http:\/\/ or https:\/\//);
+    expect(() => loadConfig({ WEBHOOK_RETRY_BASE_MS: '5000', WEBHOOK_RETRY_MAX_MS: '1000' })).toThrow(/WEBHOOK_RETRY_BASE_MS: must not exceed WEBHOOK_RETRY_MAX_MS \(1000\)/);
+  });
+
   it('the server exits with the message, not a stack trace', () => {
     const run = spawnSync(process.execPath, [main], { env: { ...process.env, PORT: 'eighty', DATABASE_URL: 'nope' }, encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(1);

@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['limit', 'warm', 'forward-auth', 'authzen', 'batch', 'rate', 'cold', 'search', 'invalidation', 'memory', 'peer', 'client'] as const;
+export const SCENARIOS = ['limit', 'warm', 'forward-auth', 'authzen', 'batch', 'rate', 'cold', 'search', 'invalidation', 'memory', 'peer', 'client', 'outbox'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
   quick: boolean;
+  /** The dataset's shape (DATASET_SHAPES in dataset.ts): 100k, or 1m for issue 16's million users. */
+  dataset: '100k' | '1m';
   /** Users of the generated companies (the memory scenario needs as many as its largest step). */
   users: number;
   companies: number;
@@ -37,9 +39,9 @@ export interface BenchOptions {
   commandLine: string;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--users N] [--companies N] [--principals N] [--duration S]
+const USAGE = `usage: npm run bench -- [--quick] [--dataset 100k|1m] [--users N] [--companies N] [--principals N] [--duration S]
   [--rounds N] [--connections N] [--writes N] [--cold N] [--cold-large N] [--memory 10000,100000]
-  [--only limit,warm,forward-auth,authzen,batch,rate,cold,search,invalidation,memory,peer,client] [--no-peer] [--no-pin] [--profile] [--baseline GIT-REF] [--seed N]
+  [--only limit,warm,forward-auth,authzen,batch,rate,cold,search,invalidation,memory,peer,client,outbox] [--no-peer] [--no-pin] [--profile] [--baseline GIT-REF] [--seed N]
   [--database NAME] [--render path/to/results.json]   (PostgreSQL from BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test;
                        Redis from BENCH_REDIS_URL, default redis://127.0.0.1:6379)`;
 
@@ -64,6 +66,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      dataset: { type: 'string', default: '100k' },
       users: { type: 'string' },
       companies: { type: 'string' },
       principals: { type: 'string' },
@@ -91,12 +94,15 @@ export function parseOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick === true;
+  const dataset = values.dataset;
+  if (dataset !== '100k' && dataset !== '1m') throw new Error(`--dataset must be 100k or 1m (got "${dataset}")\n${USAGE}`);
   // A quick run cannot fill 100,000 principals in its time (each is a cold load): smaller steps.
   const memorySteps = (values.memory ?? (quick ? '5000,10000' : '10000,100000')).split(',').map((s) => positive('memory', s.trim(), 0));
-  const users = positive('users', values.users, Math.max(100_000, ...memorySteps));
+  const users = positive('users', values.users, Math.max(dataset === '1m' ? 1_000_000 : 100_000, ...memorySteps));
 
   return {
     quick,
+    dataset,
     users,
     companies: positive('companies', values.companies, 50),
     principals: positive('principals', values.principals, quick ? 1000 : 2000),

@@ -11,18 +11,23 @@ const run = promisify(execFile);
  * The files the warm-path work may change; the baseline takes exactly these from another
  * commit (a file the ref does not have is left out of its build). Also the files whose
  * build depends on them changing together: decide()'s callers (policy-tests.ts) and what
- * only the newer provider uses (project-sets.ts, exported-rules.ts). The wiring (app.ts,
- * source.ts) is not swapped: it builds against either provider.
+ * only the newer provider uses (project-sets.ts, exported-rules.ts). And the cold load's
+ * store reads (the principal load and the version read), so a cold compile is compared
+ * whole. The wiring (app.ts, source.ts, the store's connections) is not swapped: it builds
+ * against either provider.
  */
 export const HOT_PATH_FILES = [
   'src/check/http-handler.ts',
   'src/check/service.ts',
   'src/check/decide.ts',
   'src/check/abilities.ts',
+  'src/check/compact-ability.ts',
   'src/check/lru.ts',
   'src/check/project-sets.ts',
   'src/check/exported-rules.ts',
   'src/check/policy-tests.ts',
+  'src/store/principal-facts.ts',
+  'src/store/versions.ts',
   'src/http/json.ts',
   'src/http/write-batch.ts',
   'src/metrics.ts',

@@ -1,12 +1,13 @@
 import { HOT_PATH_FILES } from './baseline.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ColdResult } from '../scenarios/cold.js';
+import type { ColdPairRow, ColdResult } from '../scenarios/cold.js';
 import type { InvalidationOutcome } from '../scenarios/invalidation.js';
 import type { MemoryResult } from '../scenarios/memory.js';
 import type { ClientResult } from '../scenarios/client.js';
 import type { PeerOutcome } from '../scenarios/throughput.js';
 import type { SearchResult } from '../scenarios/search.js';
+import type { OutboxResult } from '../scenarios/outbox.js';
 import type { Skipped } from '../scenarios/context.js';
 import type { BenchOptions } from './args.js';
 import type { LoadSummary } from './load.js';
@@ -30,7 +31,7 @@ export interface Results {
   totalSeconds: number;
   commandLine: string;
   quick: boolean;
-  settings: Pick<BenchOptions, 'users' | 'companies' | 'principals' | 'duration' | 'rounds' | 'connections' | 'writes' | 'coldPrincipals' | 'coldLarge' | 'memorySteps' | 'seed'>;
+  settings: Pick<BenchOptions, 'dataset' | 'users' | 'companies' | 'principals' | 'duration' | 'rounds' | 'connections' | 'writes' | 'coldPrincipals' | 'coldLarge' | 'memorySteps' | 'seed'>;
   machine: MachineInfo;
   /** Absent in results written before the bench pinned. */
   pinning?: Pinning;
@@ -53,10 +54,12 @@ export interface Results {
     rate?: RatePair;
     peer?: PeerOutcome;
     cold?: ColdResult[];
+    coldBaseline?: { ref: string; commit: string; rows: ColdPairRow[] };
     invalidation?: InvalidationOutcome;
     memory?: MemoryResult;
     baseline?: BaselineOutcome;
     client?: ClientResult;
+    outbox?: OutboxResult;
   };
   ratios: {
     warmOverLimit: number | null;
@@ -180,13 +183,13 @@ function coldSection(cold: ColdResult[] | undefined): string[] {
   return [
     '## Cold compile',
     '',
-    'One `/v1/check` per principal never seen before (L1 and L2 miss: version read, principal load in two indexed queries, compile), one at a time. Latency is the whole round trip; "server mean" is the instance\'s own compile histogram (store reads and compile, no HTTP).',
+    `One \`/v1/check\` per principal never seen before (L1 and L2 miss: ${cold.some((c) => c.plan?.planningMs !== undefined) ? "version read beside the L2 lookup, then the principal's load in one statement" : 'version read, principal load in two indexed queries'}, compile), one at a time. Latency is the whole round trip; "server mean" is the instance's own compile histogram (store reads and compile, no HTTP).`,
     '',
-    '| project grants | principals | requests/s | p50 | p90 | p99 | p99.9 | max | server mean | non-2xx | errors | wrong decisions |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| project grants | principals | requests/s | p50 | p90 | p99 | p99.9 | max | server mean | server CPU µs per check | non-2xx | errors | wrong decisions |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...cold.map(
       (c) =>
-        `| ${int(c.grants)} | ${c.principals} | ${int(c.requestsPerSecond)} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.p999)} | ${ms(c.max)} | ${ms(c.serverMeanMs)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`,
+        `| ${int(c.grants)} | ${c.principals} | ${int(c.requestsPerSecond)} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.p999)} | ${ms(c.max)} | ${ms(c.serverMeanMs)} | ${c.serverCpuUs == null ? 'n/a' : int(c.serverCpuUs)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`,
     ),
     '',
     'With fewer than 1,000 principals in a row, p99.9 is the maximum; with fewer than 100, so is p99.',
@@ -195,19 +198,55 @@ function coldSection(cold: ColdResult[] | undefined): string[] {
   ];
 }
 
+/** The cold checks of the before/after pair, interleaved principal by principal. */
+function coldPairSection(pair: Results['scenarios']['coldBaseline']): string[] {
+  if (!pair) return [];
+  return [
+    '### Cold compile before and after',
+    '',
+    `Other principals of the same company, never seen by either instance, asked one at a time alternately of "before" (this tree with the hot-path and load-path files of \`${pair.ref}\`, ${pair.commit.slice(0, 10)}) and "after" (this tree). Both read the same database, with this tree's migrations applied.`,
+    '',
+    '| project grants | build | principals | p50 | p90 | p99 | max | mean | server CPU µs per check | non-2xx | errors | wrong decisions |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...pair.rows.flatMap((row) =>
+      (['before', 'after'] as const).map((side) => {
+        const c = row[side];
+        return `| ${int(row.grants)} | ${side} | ${c.principals} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.max)} | ${ms(c.mean)} | ${c.serverCpuUs === null ? 'n/a' : int(c.serverCpuUs)} | ${c.non2xx} | ${c.errors} | ${c.wrongDecisions} |`;
+      }),
+    ),
+    '',
+  ];
+}
+
 /** What the grants query's plan showed: the cost of a cold load follows the company's grants, not the principal's. */
 function coldPlans(cold: ColdResult[]): string[] {
   const planned = cold.filter((c) => c.plan);
   if (planned.length === 0) return [];
+  // Results written before the one-statement load have the grants query's plan, without planning time or buffers.
+  if (planned[0]!.plan!.planningMs === undefined) {
+    return [
+      `The grants query of a cold load (the project's \`explainGrantsQuery\` of that time, run under \`EXPLAIN ANALYZE\` for the first principal of each row; their company holds ${int(cold[0]!.companyGrants)} grants):`,
+      '',
+      '| project grants of the principal | project_grants rows read | execution | access path |',
+      '|---:|---:|---:|---|',
+      ...planned.map((c) => `| ${int(c.grants)} | ${int(c.plan!.grantRowsRead)} | ${ms(c.plan!.executionMs)} ms | ${c.plan!.access.join(', ')} |`),
+      '',
+    ];
+  }
   return [
-    `The grants query of a cold load (the project's \`explainGrantsQuery\`, run under \`EXPLAIN ANALYZE\` for the first principal of each row; their company holds ${int(cold[0]!.companyGrants)} grants):`,
+    `The statement of a cold load (the project's \`PRINCIPAL_LOAD_SQL\`, run under \`EXPLAIN (ANALYZE, BUFFERS)\` for the first principal of each row, after one run to warm the catalog caches; their company holds ${int(cold[0]!.companyGrants)} grants):`,
     '',
-    '| project grants of the principal | project_grants rows read | execution | access path |',
-    '|---:|---:|---:|---|',
-    ...planned.map((c) => `| ${int(c.grants)} | ${int(c.plan!.grantRowsRead)} | ${ms(c.plan!.executionMs)} ms | ${c.plan!.access.join(', ')} |`),
+    '| project grants of the principal | project_grants rows read | heap fetches | buffers | planning | execution | access path |',
+    '|---:|---:|---:|---:|---:|---:|---|',
+    ...planned.map(
+      (c) =>
+        `| ${int(c.grants)} | ${int(c.plan!.grantRowsRead)} | ${int(c.plan!.grantHeapFetches)} | ${int(c.plan!.buffers)} | ${ms(c.plan!.planningMs)} ms | ${ms(c.plan!.executionMs)} ms | ${c.plan!.access.join(', ')} |`,
+    ),
     '',
+    ...planned.flatMap((c) => [`<details><summary>EXPLAIN (ANALYZE, BUFFERS), ${int(c.grants)} grants</summary>`, '', '```', c.plan!.text, '```', '', '</details>', '']),
   ];
 }
+
 
 function searchSection(search: SearchResult | undefined): string[] {
   if (!search) return [];
@@ -255,7 +294,7 @@ function memorySection(mem: MemoryResult | undefined): string[] {
     `| 0 (started) | ${mib(mem.baseline.rssBytes)} | ${mib(mem.baseline.heapUsedBytes)} | | | |`,
     ...mem.steps.map(
       (s) =>
-        `| ${int(s.principals)} | ${mib(s.rssBytes)} | ${mib(s.heapUsedBytes)} | ${s.heapBytesPerPrincipal === null ? '' : `${(s.heapBytesPerPrincipal / 1024).toFixed(1)} KiB`} | ${s.loadSeconds.toFixed(1)} s | ${s.non2xx} |`,
+        `| ${int(s.principals)} | ${mib(s.rssBytes)} | ${mib(s.heapUsedBytes)} | ${s.heapBytesPerPrincipal === null ? '' : `${(s.heapBytesPerPrincipal / 1024).toFixed(2)} KiB (${int(s.heapBytesPerPrincipal)} bytes)`} | ${s.loadSeconds.toFixed(1)} s | ${s.non2xx} |`,
     ),
     '',
     ...(mem.note ? [mem.note, ''] : []),
@@ -272,6 +311,22 @@ function clientSection(client: ClientResult | undefined): string[] {
     '| way of asking | decisions/s | p50 | p99 | p99.9 | max | HTTP requests per decision | samples |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...client.rows.map((r) => `| ${r.name} | ${int(r.decisionsPerSecond)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.p999)} | ${ms(r.max)} | ${r.requestsPerDecision === 0 ? '0' : r.requestsPerDecision.toFixed(r.requestsPerDecision < 1 ? 2 : 0)} | ${int(r.samples)} |`),
+    '',
+  ];
+}
+
+function outboxSection(outbox: OutboxResult | undefined): string[] {
+  if (!outbox) return [];
+  return [
+    '## Webhook outbox',
+    '',
+    "The webhook worker's claim (`claimHeads` in `src/webhooks/outbox.ts`: lease up to 4 companies' oldest undelivered events, found by skipping through the `(company_id, id)` index one company at a time), timed in the bench process straight on PostgreSQL against backlogs of growing size, each claim's leases given back before the next. One claim is what an instance costs the database per poll, or per 4 deliveries while it drains.",
+    '',
+    '| backlog | companies | p50 | p90 | p99 | max | claims |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...outbox.shapes.map((s) => `| ${int(s.events)} | ${int(s.companies)} | ${ms(s.p50)} | ${ms(s.p90)} | ${ms(s.p99)} | ${ms(s.max)} | ${int(s.claims)} |`),
+    '',
+    `Draining ${int(outbox.drain.events)} events of ${int(outbox.drain.companies)} companies, claim then mark delivered, no HTTP: ${outbox.drain.seconds.toFixed(2)} s, ${int(outbox.drain.eventsPerSecond)} events/s (the database's share; a receiver's answer time adds to it, 4 companies at a time per instance).`,
     '',
   ];
 }
@@ -295,6 +350,16 @@ function baselineSection(r: Results): string[] {
     row('after (this tree)', b.after.warm, b.after.rate),
     '',
   ];
+}
+
+/**
+ * bench/SCALE.md, verbatim: issue 16's measurements (memory per principal by constructor,
+ * cold loads, the 1m dataset), taken by runs of their own (their commands are in it), which
+ * a full run does not repeat.
+ */
+function scaleSection(root: string): string[] {
+  const file = path.join(root, 'bench/SCALE.md');
+  return existsSync(file) ? [readFileSync(file, 'utf8').trim(), ''] : [];
 }
 
 /** Values the hand-written bench/PROFILE.md may quote as {{name}}: every number in it then comes from this run. */
@@ -391,7 +456,7 @@ export function renderMarkdown(r: Results, root: string): string {
     '',
     '## Settings and dataset',
     '',
-    `${s.users.toLocaleString('en-US')} users in ${s.companies} companies, plus a company of cold principals, one for invalidation and one for subject search, written in ${r.dataset.seconds.toFixed(1)} s (database recreated, migrations applied, rows inserted, \`analyze\`): ${Object.entries(r.dataset.rows)
+    `Dataset ${s.dataset ?? '100k'}: ${s.users.toLocaleString('en-US')} users in ${s.companies} companies, plus a company of cold principals, one for invalidation and one for subject search, written in ${r.dataset.seconds.toFixed(1)} s (database recreated, migrations applied, ${s.dataset ? 'rows written with COPY, indexes built, `vacuum analyze`' : 'rows inserted, `analyze`'}): ${Object.entries(r.dataset.rows)
       .map(([table, n]) => `${table} ${n.toLocaleString('en-US')}`)
       .join(', ')}.`,
     '',
@@ -400,11 +465,14 @@ export function renderMarkdown(r: Results, root: string): string {
     ...throughputSection(r),
     ...ratioSection(r),
     ...coldSection(r.scenarios.cold),
+    ...coldPairSection(r.scenarios.coldBaseline),
     ...searchSection(r.scenarios.search),
     ...invalidationSection(r.scenarios.invalidation),
     ...memorySection(r.scenarios.memory),
+    ...scaleSection(root),
     ...baselineSection(r),
     ...clientSection(r.scenarios.client),
+    ...outboxSection(r.scenarios.outbox),
     ...profileSection(r, root),
     '## How to read these numbers',
     '',

@@ -1,8 +1,9 @@
 import { explainGrants, type GrantsPlan } from '../lib/explain.js';
-import { latencyPercentiles, type LatencyPercentiles } from '../lib/load.js';
+import { latencyPercentiles, processCpuSeconds, type LatencyPercentiles } from '../lib/load.js';
 import { metric, scrape } from '../lib/metrics.js';
 import type { Proc } from '../lib/processes.js';
 import { checkBody } from '../lib/workload.js';
+import type { Dataset } from '../lib/dataset.js';
 import type { BenchContext } from './context.js';
 
 export interface ColdResult extends LatencyPercentiles {
@@ -10,6 +11,8 @@ export interface ColdResult extends LatencyPercentiles {
   principals: number;
   requestsPerSecond: number;
   mean: number;
+  /** Mean CPU time of the instance per cold check, in microseconds; null without /proc. */
+  serverCpuUs: number | null;
   /** Mean of the server's own compile histogram over these loads (store reads and compile, no HTTP); NaN without /metrics. */
   serverMeanMs: number;
   errors: number;
@@ -25,53 +28,99 @@ const COMPILE_SUM = 'castellan_compile_duration_seconds_sum';
 const COMPILE_COUNT = 'castellan_compile_duration_seconds_count';
 
 /**
+ * One principal's cold check on one instance: its latency and the instance's CPU time for
+ * it (the instance does nothing else meanwhile; PostgreSQL's work is not in it), or what
+ * went wrong.
+ */
+async function coldCheck(ctx: BenchContext, proc: Proc, principal: Dataset['cold'][number]['principals'][number]): Promise<{ ms: number; cpuUs: number | null } | 'error' | 'non2xx' | 'wrong'> {
+  const body = checkBody(principal, { action: 'view', resource: { type: 'Project', id: principal.projects[0]! } });
+  try {
+    const cpuBefore = processCpuSeconds(proc.pid);
+    const answer = await ctx.http.post(`${proc.url}/v1/check`, body);
+    const cpuAfter = processCpuSeconds(proc.pid);
+    if (answer.status !== 200) return 'non2xx';
+    const cpuUs = cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) * 1e6;
+    return (JSON.parse(answer.text) as { allowed: boolean }).allowed === true ? { ms: answer.ms, cpuUs } : 'wrong';
+  } catch {
+    return 'error';
+  }
+}
+
+function summarise(grants: number, outcomes: Array<Awaited<ReturnType<typeof coldCheck>>>, elapsedS: number) {
+  const latencies = outcomes.flatMap((o) => (typeof o === 'object' ? [o.ms] : []));
+  const cpu = outcomes.flatMap((o) => (typeof o === 'object' && o.cpuUs !== null ? [o.cpuUs] : []));
+  return {
+    /** Mean CPU time of the instance per cold check, in microseconds (/proc, 10 ms ticks averaged over the checks). */
+    serverCpuUs: cpu.length ? cpu.reduce((a, b) => a + b, 0) / cpu.length : null,
+    grants,
+    principals: outcomes.length,
+    requestsPerSecond: latencies.length / elapsedS,
+    ...latencyPercentiles(latencies),
+    mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
+    errors: outcomes.filter((o) => o === 'error').length,
+    non2xx: outcomes.filter((o) => o === 'non2xx').length,
+    wrongDecisions: outcomes.filter((o) => o === 'wrong').length,
+  };
+}
+
+/**
  * Cache-miss compiles, one at a time so each latency is one compile and nothing queued
  * behind another: each principal is asked once, never seen by this instance nor in L2
  * (the run's Redis prefix is new). The latency is the whole /v1/check round trip.
  */
-export async function coldScenario(ctx: BenchContext, main: Proc): Promise<ColdResult[]> {
+export async function coldScenario(ctx: BenchContext, main: Proc, principals: Dataset['cold'] = ctx.dataset.cold): Promise<ColdResult[]> {
   const results: ColdResult[] = [];
   const companyGrants = ctx.dataset.cold.reduce((n, g) => n + g.grants * g.principals.length, 0);
-  for (const group of ctx.dataset.cold) {
+  for (const group of principals) {
     const before = await scrape(ctx.http, main.url);
-    const latencies: number[] = [];
-    let errors = 0;
-    let non2xx = 0;
-    let wrong = 0;
     const started = performance.now();
-    for (const principal of group.principals) {
-      const body = checkBody(principal, { action: 'view', resource: { type: 'Project', id: principal.projects[0]! } });
-      try {
-        const answer = await ctx.http.post(`${main.url}/v1/check`, body);
-        if (answer.status !== 200) non2xx++;
-        else {
-          latencies.push(answer.ms);
-          if ((JSON.parse(answer.text) as { allowed: boolean }).allowed !== true) wrong++;
-        }
-      } catch {
-        errors++;
-      }
-    }
+    const outcomes: Array<Awaited<ReturnType<typeof coldCheck>>> = [];
+    for (const principal of group.principals) outcomes.push(await coldCheck(ctx, main, principal));
     const elapsedS = (performance.now() - started) / 1000;
     const after = await scrape(ctx.http, main.url);
     const compiles = metric(after, COMPILE_COUNT) - metric(before, COMPILE_COUNT);
     const compileSeconds = metric(after, COMPILE_SUM) - metric(before, COMPILE_SUM);
     const result: ColdResult = {
-      grants: group.grants,
-      principals: group.principals.length,
-      requestsPerSecond: latencies.length / elapsedS,
-      ...latencyPercentiles(latencies),
-      mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
+      ...summarise(group.grants, outcomes, elapsedS),
       serverMeanMs: compiles > 0 ? (compileSeconds / compiles) * 1000 : Number.NaN, // NaN when /metrics is not served
-      errors,
-      non2xx,
-      wrongDecisions: wrong,
       plan: group.principals[0] ? await explainGrants(ctx.env.databaseUrl, group.principals[0].companyId, group.principals[0].userId).catch(() => null) : null,
       companyGrants,
     };
-    const plan = result.plan ? `; grants query read ${result.plan.grantRowsRead} rows in ${result.plan.executionMs.toFixed(1)} ms (${result.plan.access.join(', ')})` : '';
+    const plan = result.plan ? `; load statement read ${result.plan.grantRowsRead} grant rows in ${result.plan.executionMs.toFixed(1)} ms (${result.plan.access.join(', ')})` : '';
     ctx.log(`  ${group.grants} grants: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms over ${result.principals} principals${plan}`);
     results.push(result);
   }
   return results;
+}
+
+export interface ColdPairRow {
+  grants: number;
+  before: ReturnType<typeof summarise>;
+  after: ReturnType<typeof summarise>;
+}
+
+/**
+ * The same cold checks on the baseline build and this one, interleaved principal by
+ * principal (even ones to one build, odd ones to the other, the order swapped every pair),
+ * each principal asked once, so both meet the same machine and the same data. Principals
+ * of the pair's own: neither instance nor L2 has seen them.
+ */
+export async function coldPairScenario(ctx: BenchContext, before: Proc, after: Proc, principals: Dataset['cold']): Promise<ColdPairRow[]> {
+  const rows: ColdPairRow[] = [];
+  for (const group of principals) {
+    const outcomes = { before: [] as Array<Awaited<ReturnType<typeof coldCheck>>>, after: [] as Array<Awaited<ReturnType<typeof coldCheck>>> };
+    const seconds = { before: 0, after: 0 };
+    for (let i = 0; i + 1 < group.principals.length; i += 2) {
+      const order = (i / 2) % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
+      for (const [k, side] of order.entries()) {
+        const started = performance.now();
+        outcomes[side].push(await coldCheck(ctx, side === 'before' ? before : after, group.principals[i + k]!));
+        seconds[side] += (performance.now() - started) / 1000;
+      }
+    }
+    const row = { grants: group.grants, before: summarise(group.grants, outcomes.before, seconds.before), after: summarise(group.grants, outcomes.after, seconds.after) };
+    ctx.log(`  ${group.grants} grants, before / after: p50 ${row.before.p50.toFixed(2)} / ${row.after.p50.toFixed(2)} ms, p99 ${row.before.p99.toFixed(2)} / ${row.after.p99.toFixed(2)} ms`);
+    rows.push(row);
+  }
+  return rows;
 }

@@ -12,7 +12,9 @@ export interface LicenseUsage {
 /**
  * Seats in use (D14): memberships holding application (user license) or developer access,
  * platform and local users alike. Invited memberships hold their seat from the invitation
- * on, so accepting can never fail for want of a license; inactive ones give it back.
+ * on, so accepting can never fail for want of a license; inactive ones give it back, and so
+ * do expired invitations (on the database's clock, the one expiry is stamped with), which
+ * take it again only if one is free when they are re-invited.
  * Read inside the company's write lock, so concurrent grants count each other.
  */
 export async function licenseUsage(trx: Kysely<Database>, companyId: string): Promise<LicenseUsage> {
@@ -21,7 +23,7 @@ export async function licenseUsage(trx: Kysely<Database>, companyId: string): Pr
     .selectFrom('memberships')
     .select([sql<number>`count(*) filter (where application_access)::int`.as('users'), sql<number>`count(*) filter (where developer_access)::int`.as('developers')])
     .where('company_id', '=', companyId)
-    .where('status', '!=', 'inactive')
+    .where((eb) => eb.or([eb('status', '=', 'active'), eb.and([eb('status', '=', 'invited'), eb('invitation_expires_at', '>', sql<Date>`now()`)])]))
     .executeTakeFirstOrThrow();
   return {
     user: { used: used.users, limit: limits.user_licenses },

@@ -8,6 +8,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Policies } from '../policy/catalog.js';
 import type { Database } from '../store/schema.js';
+import { meRoutes } from './me/routes.js';
+import type { InvitationSettings } from './members/service.js';
+import type { EventSink } from './transaction.js';
 import { auditRoutes } from './audit/routes.js';
 import { companiesRoutes } from './companies/routes.js';
 import { authenticate } from './context.js';
@@ -26,11 +29,15 @@ export interface AdminDeps {
   metrics: Metrics;
   /** The instance's one line for scrypt work, shared with logins. */
   hashing: HashQueue;
+  invitations: InvitationSettings;
+  /** The webhook outbox, when WEBHOOK_URL is configured. */
+  events?: EventSink | undefined;
 }
 
 /** Every admin endpoint, as data: mounted below and described by the OpenAPI document. */
 export function adminRoutes(deps: AdminDeps): Route[] {
   return [
+    ...meRoutes(deps),
     ...companiesRoutes(deps),
     ...membersRoutes(deps),
     ...rolesRoutes(deps),

@@ -38,3 +38,23 @@ export const domainSchema = z
 export const companyParams = z.strictObject({ company: idSchema });
 
 export const versionOnly = z.object({ version: versionSchema });
+
+/** Paging cursors: base64url of the page's last key, opaque to clients so that their form can change. */
+export const encodeCursor = (key: string): string => Buffer.from(key, 'utf8').toString('base64url');
+
+/**
+ * Decodes only what encodeCursor produces for a key `isKey` accepts, so a mangled cursor is a
+ * 400 rather than a page from somewhere unexpected; null otherwise.
+ */
+export function decodeCursorOf(cursor: string, isKey: (key: string) => boolean, maxLength: number): string | null {
+  if (cursor.length > maxLength || !/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
+  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  return isKey(key) && encodeCursor(key) === cursor ? key : null;
+}
+
+/** `?after=<cursor>&limit=<n>`: the cursor validated here (a refinement, unlike a transform, still describes itself in OpenAPI), decoded by the service. */
+export const pagingQuery = (decode: (cursor: string) => string | null, limits: { default: number; max: number }) =>
+  z.strictObject({
+    after: z.string().refine((cursor) => decode(cursor) !== null, 'must be the "next" cursor of a previous page').optional(),
+    limit: z.coerce.number().int().min(1).max(limits.max).default(limits.default),
+  });

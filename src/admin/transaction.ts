@@ -4,6 +4,7 @@ import type { AdminCaller } from '../http/route.js';
 import type { Policies } from '../policy/catalog.js';
 import type { Database } from '../store/schema.js';
 import { bumpPolicyVersion, lockCompany } from '../store/versions.js';
+import type { EventActor, WebhookEvent } from '../webhooks/events.js';
 import { assertActiveMember, assertCan, isAdmin, loadRights, type Caller, type CallerRights, type Need } from './context.js';
 import { decisionGrid, describeLacking, gainedDecisions } from './escalation.js';
 
@@ -19,6 +20,8 @@ export interface LockedWriteContext {
   trx: Transaction<Database>;
   /** Records one audit entry (D22); written in the same transaction, stamped with the write's version. */
   audit(entry: AuditEntry): void;
+  /** Announces the change to the platform's webhook: written to the outbox in the same transaction (dropped without WEBHOOK_URL). */
+  emit(event: WebhookEvent): void;
   /**
    * With `bump: 'on-change'`: call before the first change that can alter a decision.
    * It bumps the version once (the company is locked already); a no-op otherwise.
@@ -35,15 +38,26 @@ export interface AuditActor {
   id: string;
   /** The write carried the platform operator's credential. */
   operator: boolean;
+  /** The caller's verified email, named in webhook events. */
+  email?: string | undefined;
 }
 
 /** The audit log's actor for writes the platform operator makes without a user. */
 export const OPERATOR_ACTOR = 'operator';
 
+/** Where emitted events go: the webhook outbox, when WEBHOOK_URL is configured. */
+export interface EventSink {
+  /** Writes events in the write's transaction, after its audit entries. */
+  append(trx: Transaction<Database>, companyId: string, version: string, actor: EventActor, events: readonly WebhookEvent[]): Promise<void>;
+  /** Called after the commit: the delivery worker need not wait for its next poll. */
+  committed(): void;
+}
+
 export interface WriteDeps {
   db: Kysely<Database>;
   policies: Policies;
   announce: (companyId: string, version: string) => Promise<void>;
+  events?: EventSink | undefined;
 }
 
 /**
@@ -145,16 +159,19 @@ async function lockedWrite<T>(
     if (version === null) throw new NotFoundError(`company ${companyId} not found`);
     let bumped = bump === 'always';
     const entries: AuditEntry[] = [];
+    const events: WebhookEvent[] = [];
     const changing = async () => {
       if (bumped || bump !== 'on-change') return;
       bumped = true;
       version = (await bumpPolicyVersion(trx, companyId)) ?? version;
     };
-    const result = await work({ trx, audit: (entry) => entries.push(entry), changing }, () => bumped);
+    const result = await work({ trx, audit: (entry) => entries.push(entry), emit: (event) => events.push(event), changing }, () => bumped);
     await insertAudit(trx, companyId, actor, version!, entries);
-    return { result, version: version!, bumped };
+    if (deps.events) await deps.events.append(trx, companyId, version!, { userId: actor.id, email: actor.email ?? null }, events);
+    return { result, version: version!, bumped, emitted: events.length > 0 };
   });
   if (outcome.bumped) await deps.announce(companyId, outcome.version);
+  if (outcome.emitted) deps.events?.committed();
   return { result: outcome.result, version: outcome.version };
 }
 
@@ -179,7 +196,7 @@ export async function writeCompany<T, P = undefined>(
 ): Promise<{ result: T; version: string }> {
   if (options.authorise !== 'anyone') assertEarly(await loadRights(deps.db, deps.policies, caller, companyId), options.authorise);
   const prepared = options.prepare ? await options.prepare() : (undefined as P);
-  const actor = { id: caller.sub, operator: options.operator ?? false };
+  const actor = { id: caller.sub, operator: options.operator ?? false, email: caller.email };
   return lockedWrite(deps, companyId, actor, options.bump ?? 'always', async (ctx, bumped) => {
     const rights = await loadRights(ctx.trx, deps.policies, caller, companyId);
     const result = await work({ ...ctx, rights }, prepared);

@@ -15,6 +15,16 @@ export function asciiLowerSql(text: RawBuilder<string | null>): RawBuilder<strin
   return sql<string>`translate(${text}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`;
 }
 
+/**
+ * D4, in SQL over a membership `m` joined to its user `u`: the user's email domain is one the
+ * membership's company registered (Member), else they are a Guest there.
+ */
+export const domainMemberSql = (): RawBuilder<boolean> =>
+  sql<boolean>`exists (select 1 from company_domains d where d.company_id = m.company_id and d.domain = ${asciiLowerSql(sql<string | null>`substring(u.email from '@([^@]*)$')`)})`;
+
+/** An invitation past its expiry, over a membership `m`, on the database's clock (the one that stamped it): instances agree on it. */
+export const invitationExpiredSql = (): RawBuilder<boolean> => sql<boolean>`(m.status = 'invited' and m.invitation_expires_at <= now())`;
+
 /** Email domains are case-insensitive and decide Member vs Guest (D4): keep them lowercase. */
 export function normaliseEmail(email: string): string {
   const at = email.lastIndexOf('@');

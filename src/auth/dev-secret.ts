@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isLoopback } from '../config.js';
 
 /**
  * Embedded mode's development identity provider: a secret generated on first start and kept
@@ -30,7 +31,11 @@ export function ensureDevSecret(dataDir: string): { secret: string; created: boo
   return { secret, created: true };
 }
 
-/** Whether this configuration gets the development secret: embedded on disk, no identity provider set. */
-export function usesDevSecret(config: { DATABASE_URL?: string | undefined; DATA_DIR: string; AUTH_JWT_SECRET?: string | undefined; AUTH_JWKS_URL?: string | undefined }): boolean {
-  return !config.DATABASE_URL && !config.DATA_DIR.startsWith('memory://') && !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL;
+/**
+ * Whether this configuration gets the development secret: embedded on disk, listening on
+ * loopback only, no identity provider set. Off loopback (the image's HOST=0.0.0.0) anyone
+ * holding the data volume could mint any user's token: there an identity provider is required.
+ */
+export function usesDevSecret(config: { DATABASE_URL?: string | undefined; DATA_DIR: string; HOST: string; AUTH_JWT_SECRET?: string | undefined; AUTH_JWKS_URL?: string | undefined }): boolean {
+  return !config.DATABASE_URL && !config.DATA_DIR.startsWith('memory://') && isLoopback(config.HOST) && !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL;
 }

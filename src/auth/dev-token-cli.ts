@@ -29,4 +29,4 @@ try {
 }
 const key = devSigningKey(config);
 if ('problem' in key) fail(key.problem, 1);
-console.log(await signDevToken(config, key.secret, { sub, email, minutes: Number(minutesText) }));
+console.log(await signDevToken(config, key.secret, sub, email, Number(minutesText)));

@@ -3,10 +3,20 @@ import type { Config } from '../config.js';
 import { readDevSecret, usesDevSecret } from './dev-secret.js';
 
 /**
- * Development tokens, as a development identity provider would issue them: HS256, signed
- * with AUTH_JWT_SECRET or, in embedded mode with nothing configured, with the secret the
- * server generated in DATA_DIR. Shared by `npm run dev-token` and `npm run demo`, so both
- * sign what the server accepts.
+ * An HS256 token as a development identity provider would issue it; an email given counts as
+ * verified (email_verified), as a real provider says of addresses it checked.
+ */
+export function signDevToken(config: Pick<Config, 'AUTH_ISSUER' | 'AUTH_AUDIENCE'>, secret: string, sub: string, email: string | undefined, minutes: number): Promise<string> {
+  let token = new SignJWT(email ? { email, email_verified: true } : {}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime(`${minutes}m`);
+  if (config.AUTH_ISSUER) token = token.setIssuer(config.AUTH_ISSUER);
+  if (config.AUTH_AUDIENCE) token = token.setAudience(config.AUTH_AUDIENCE);
+  return token.sign(new TextEncoder().encode(secret));
+}
+
+/**
+ * What development tokens are signed with, as the server verifies them: AUTH_JWT_SECRET, else
+ * the secret an embedded instance keeps in DATA_DIR; or why there is nothing to sign with.
+ * Shared by `npm run dev-token` and `npm run demo`.
  */
 export type DevSigningKey = { secret: string } | { problem: string };
 
@@ -19,22 +29,4 @@ export function devSigningKey(config: Config): DevSigningKey {
       ? `no development secret in ${config.DATA_DIR} yet: start the server once (npm start), which creates it`
       : 'no secret to sign with: set AUTH_JWT_SECRET (32+ characters), the one the server is configured with',
   };
-}
-
-export interface DevTokenClaims {
-  sub: string;
-  /** Marked verified (email_verified), as a real provider says of addresses it checked. */
-  email?: string | undefined;
-  minutes: number;
-}
-
-export async function signDevToken(config: Config, secret: string, claims: DevTokenClaims): Promise<string> {
-  let token = new SignJWT(claims.email ? { email: claims.email, email_verified: true } : {})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(claims.sub)
-    .setIssuedAt()
-    .setExpirationTime(`${claims.minutes}m`);
-  if (config.AUTH_ISSUER) token = token.setIssuer(config.AUTH_ISSUER);
-  if (config.AUTH_AUDIENCE) token = token.setAudience(config.AUTH_AUDIENCE);
-  return token.sign(new TextEncoder().encode(secret));
 }

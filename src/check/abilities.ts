@@ -5,6 +5,7 @@ import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js
 import type { Policies } from '../policy/catalog.js';
 import type { LoadedPrincipal } from '../store/principal-facts.js';
 import { UnavailableError } from '../errors.js';
+import { CompactAbility, createCompactAbilities, inListOf, type Prefix, type RuleFinder } from './compact-ability.js';
 import { ID_PATTERN } from '../policy/catalog.js';
 import { shown } from './decide.js';
 import { LruCache } from './lru.js';
@@ -14,7 +15,8 @@ import type { RulesCache } from './rules-cache.js';
 import type { PrincipalSource } from './source.js';
 
 export interface PrincipalAbility {
-  readonly ability: MongoAbility;
+  readonly ability: RuleFinder;
+  /** Rebuilt on each read (the rules endpoint, /v1/accessible): entries keep the compact form only. */
   readonly rules: readonly CompiledRule[];
   /** The company's registered projects at `version` (D15): one Set shared by the company's principals at that version. */
   readonly projects: ReadonlySet<string>;
@@ -63,14 +65,10 @@ export interface AbilityProviderOptions {
  * any other shape of condition goes to CASL's own matcher.
  */
 function inListMatcher(conditions: MongoQuery): MatchConditions | null {
-  const keys = Object.keys(conditions);
-  if (keys.length !== 1 || keys[0]!.includes('.')) return null;
-  const attribute = keys[0]!;
-  const operand = (conditions as Record<string, unknown>)[attribute];
-  if (typeof operand !== 'object' || operand === null || Object.keys(operand).length !== 1) return null;
-  const list = (operand as { $in?: unknown }).$in;
-  if (!Array.isArray(list) || !list.every((id) => typeof id === 'string')) return null;
-  const ids = new Set<unknown>(list);
+  const list = inListOf(conditions);
+  if (list === null) return null;
+  const { attribute } = list;
+  const ids = new Set<unknown>(list.ids);
   const match = (object: Record<string, unknown>) => {
     const value = object?.[attribute];
     return Array.isArray(value) ? value.some((v) => ids.has(v)) : ids.has(value);
@@ -111,6 +109,28 @@ function createConfirmations(maxStalenessMs: number, maxCompanies: number) {
     forget: (companyId: string) => void reads.delete(companyId),
     clear: () => reads.clear(),
   };
+}
+
+/**
+ * An L1 entry: the principal's compact ability (compact-ability.ts: shared prefix, own
+ * project lists) with the company's project set and version, all shared, in one object.
+ */
+class CachedAbility extends CompactAbility implements PrincipalAbility {
+  constructor(
+    prefix: Prefix,
+    groups: readonly unknown[],
+    readonly projects: ReadonlySet<string>,
+    readonly version: bigint,
+    readonly versionText: string,
+    public validatedAt: number,
+    readonly standing: string | undefined,
+  ) {
+    super(prefix, groups);
+  }
+
+  get ability(): RuleFinder {
+    return this;
+  }
 }
 
 /** One load of one principal, numbered as loads start: a caller knows whether it started after it was called. */
@@ -173,26 +193,26 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const l1Hits = metrics.cacheLookups.labels({ tier: 'l1', result: 'hit' });
   const l1Misses = metrics.cacheLookups.labels({ tier: 'l1', result: 'miss' });
 
-  /** What any principal of a company that does not exist compiles to, built once. */
-  let nobody: { rules: CompiledRule[]; ability: MongoAbility } | undefined;
-  const nobodyEntry = (companyId: string): PrincipalAbility => {
-    nobody ??= (() => {
-      const rules = compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] });
-      return { rules, ability: createCheckAbility(rules) };
-    })();
-    // Same property order as entryFor: one object shape for every entry the hot path reads.
-    return { ability: nobody.ability, rules: nobody.rules, projects: NO_PROJECTS, version: 0n, versionText: '0', validatedAt: now(), standing: `company ${companyId} is not known` };
+  const compact = createCompactAbilities({ maxShared: options.maxEntries, createAbility: createCheckAbility });
+  /** The newest version seen per company as text and number, so entries of one version share both. */
+  const versions = new LruCache<{ text: string; value: bigint }>(options.maxEntries);
+  const versionOf = (companyId: string, text: string) => {
+    let held = versions.peek(companyId, '');
+    if (held?.text !== text) versions.set(companyId, '', (held = { text, value: BigInt(text) }));
+    return held;
+  };
+  const entryFor = (companyId: string, rules: CompiledRule[], projects: ReadonlySet<string>, version: string, standing?: string): PrincipalAbility => {
+    const [prefix, groups] = compact.build(companyId, rules, projects);
+    const shared = versionOf(companyId, version);
+    return new CachedAbility(prefix, groups, projects, shared.value, shared.text, now(), standing);
   };
 
-  const entryFor = (rules: CompiledRule[], projects: ReadonlySet<string>, version: string, standing?: string): PrincipalAbility => ({
-    ability: createCheckAbility(rules),
-    rules,
-    projects,
-    version: BigInt(version),
-    versionText: version,
-    validatedAt: now(),
-    standing,
-  });
+  /** What any principal of a company that does not exist compiles to (nothing), built once. */
+  let nobody: ReturnType<typeof compact.build> | undefined;
+  const nobodyEntry = (companyId: string): PrincipalAbility => {
+    nobody ??= compact.build('', compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] }), NO_PROJECTS);
+    return new CachedAbility(nobody[0], nobody[1], NO_PROJECTS, 0n, '0', now(), `company ${companyId} is not known`);
+  };
 
   /**
    * Loads finish in any order (a degraded answer, a reconnect's clear): an older entry never
@@ -298,7 +318,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       });
       if (stored?.version === l2.version) projects = projectSets.share(companyId, stored.version, stored.ids);
     }
-    return projects ? entryFor(l2.rules, projects, l2.version) : undefined;
+    return projects ? entryFor(companyId, l2.rules, projects, l2.version) : undefined;
   }
 
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
@@ -344,7 +364,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (l2 && l2.version === version && l2.rules.length > 0) {
       const projects = await projectsAt(companyId, version);
       if (projects) {
-        const entry = entryFor(l2.rules, projects, l2.version);
+        const entry = entryFor(companyId, l2.rules, projects, l2.version);
         remember(companyId, userId, entry, forgottenAtStart);
         return { entry, current: true };
       }
@@ -372,7 +392,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const rules = compileStoredPrincipal(policies, loaded);
     confirmed.note(companyId, loadedVersion, loadStarted);
     const standing = rules.length === 0 ? standingOf(companyId, userId, loaded) : undefined;
-    const entry = entryFor(rules, projects, loadedVersion, standing);
+    const entry = entryFor(companyId, rules, projects, loadedVersion, standing);
     metrics.compileDuration.observe((now() - started) / 1000);
     remember(companyId, userId, entry, forgottenAtStart);
     if (rulesCache && loaded.version !== null && standing === undefined) {

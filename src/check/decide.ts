@@ -1,8 +1,8 @@
-import type { MongoAbility } from '@casl/ability';
 import type { Catalog } from '../policy/catalog.js';
 import { ID_PATTERN } from '../policy/catalog.js';
 import { PROJECT_PLACEHOLDER } from '../policy/compiler.js';
 import { InvalidRequestError } from '../errors.js';
+import type { RuleFinder } from './compact-ability.js';
 
 export interface CheckResource {
   type: string;
@@ -89,7 +89,7 @@ function denialReason(type: TypeInfo, projects: ReadonlySet<string>, question: C
  * Takes one decision on a warm ability and the company's registered projects at the same
  * version. Pure: the same ability, projects, question and standing give the same answer.
  */
-export function decide(catalog: Catalog, ability: MongoAbility, projects: ReadonlySet<string>, question: CheckQuestion, standing?: string): Decision {
+export function decide(catalog: Catalog, ability: RuleFinder, projects: ReadonlySet<string>, question: CheckQuestion, standing?: string): Decision {
   const type = vocabularyOf(catalog).types.get(question.resource.type)!;
   const object = resourceObject(type, question.resource);
   const rule = ability.relevantRuleFor(question.action, object, question.field);

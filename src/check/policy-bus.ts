@@ -23,8 +23,8 @@ export interface PolicyBus {
 
 const channelName = (prefix: string) => `${prefix}policy-versions`;
 
-/** When an unpublished notice is tried again, after the first failure: about 8 s in all. */
-const PUBLISH_RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+/** When an unpublished notice is tried again, after the first failure: about 30 s in all, the time a Sentinel failover takes on a loaded machine (the publishing connection follows the new master after the subscriber may have). */
+const PUBLISH_RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000, 15000];
 
 /** How many companies' versions an instance keeps when not told: a few MiB at most. */
 export const DEFAULT_MAX_COMPANIES = 100_000;

@@ -1,12 +1,12 @@
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, serverUrl } from '../config.js';
 import { devSigningKey, signDevToken } from '../auth/dev-token.js';
 import { createApi, DemoError, waitReady } from './client.js';
 import { DEMO_COMPANY, describeDemo } from './company.js';
 import { loadDemo } from './load.js';
 
 // npm run -s demo [-- --wait <seconds>]: loads the demo company into the Castellan running at
-// CASTELLAN_URL (default: where a server started with the same environment listens, HOST and
-// PORT, so http://127.0.0.1:8080 unless they are set), through its admin API, with development tokens
+// CASTELLAN_URL (default: where a server started with the same environment listens, PUBLIC_URL
+// or HOST and PORT, so http://127.0.0.1:8080 unless they are set), through its admin API, with development tokens
 // signed as `npm run dev-token` signs them (AUTH_JWT_SECRET, else the secret in DATA_DIR).
 const USAGE =
   'usage: npm run -s demo [-- --wait <seconds>]   loads the demo company acme into the Castellan at CASTELLAN_URL (default http://127.0.0.1:$PORT, 8080); --wait: how long to wait for it to be ready (default 30)';
@@ -38,12 +38,7 @@ function readConfig() {
 }
 const config = readConfig();
 
-/** Where the server started in this environment listens: its HOST and PORT, a wildcard address reached on loopback. */
-function serverUrl(): string {
-  const host = ['0.0.0.0', '::', '127.0.0.1'].includes(config.HOST) ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
-  return `http://${host}:${config.PORT}`;
-}
-const baseUrl = (process.env.CASTELLAN_URL || serverUrl()).replace(/\/+$/, '');
+const baseUrl = (process.env.CASTELLAN_URL || serverUrl(config)).replace(/\/+$/, '');
 if (!/^https?:\/\/[^/]+/.test(baseUrl)) fail(`CASTELLAN_URL must be an http:// or https:// URL (got ${JSON.stringify(baseUrl)})`, 2);
 
 try {
@@ -51,7 +46,7 @@ try {
   // Read after the server is up: its first start is what creates the development secret.
   const key = devSigningKey(config);
   if ('problem' in key) fail(`npm run demo: ${key.problem} (it signs tokens as npm run dev-token does: run it with the server's DATA_DIR and AUTH_* settings)`);
-  const sign = (sub: string, email: string) => signDevToken(config, key.secret, { sub, email, minutes: 10 });
+  const sign = (sub: string, email: string) => signDevToken(config, key.secret, sub, email, 10);
   const outcome = await loadDemo(createApi(baseUrl), DEMO_COMPANY, sign);
   const summary = describeDemo(DEMO_COMPANY, outcome.plan);
   console.log(

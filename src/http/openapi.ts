@@ -117,6 +117,30 @@ function securityOf(route: DocumentedRoute): Array<Record<string, string[]>> | n
   }
 }
 
+/** A webhook Castellan sends (OpenAPI 3.1's `webhooks`): a POST to the receiver's URL. */
+export interface DocumentedWebhook {
+  name: string;
+  summary: string;
+  body: z.ZodType;
+  /** Request headers Castellan sends, by name, with what they mean. */
+  headers: Record<string, string>;
+  /** What the receiver answers and what Castellan makes of it. */
+  responses: Record<string, string>;
+}
+
+function webhookItem(webhook: DocumentedWebhook) {
+  return {
+    post: {
+      operationId: `webhook${webhook.name.split(/[^A-Za-z0-9]+/).map(capitalise).join('')}`,
+      summary: webhook.summary,
+      tags: ['Webhooks'],
+      parameters: Object.entries(webhook.headers).map(([name, description]) => ({ name, in: 'header', required: true, description, schema: { type: 'string' } })),
+      requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(webhook.body, 'output') } } },
+      responses: Object.fromEntries(Object.entries(webhook.responses).map(([status, description]) => [status, { description }])),
+    },
+  };
+}
+
 export interface OpenApiInfo {
   title: string;
   version: string;
@@ -124,7 +148,7 @@ export interface OpenApiInfo {
 }
 
 /** Builds the OpenAPI 3.1 document from the same route definitions (and zod schemas) the server runs. */
-export function buildOpenApi(info: OpenApiInfo, routes: readonly DocumentedRoute[]): Record<string, unknown> {
+export function buildOpenApi(info: OpenApiInfo, routes: readonly DocumentedRoute[], webhooks: readonly DocumentedWebhook[] = []): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const takesInput = Boolean(route.body || route.params || route.query);
@@ -151,6 +175,7 @@ export function buildOpenApi(info: OpenApiInfo, routes: readonly DocumentedRoute
     openapi: '3.1.0',
     info,
     paths,
+    ...(webhooks.length ? { webhooks: Object.fromEntries(webhooks.map((webhook) => [webhook.name, webhookItem(webhook)])) } : {}),
     components: {
       schemas: { Error: jsonSchema(errorBodySchema, 'output') },
       securitySchemes: {

@@ -44,6 +44,10 @@ export interface MembershipsTable {
   application_access: ColumnType<boolean, boolean | undefined, boolean>;
   developer_access: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
+  /** When the invitation lapses; meaningful only while `status` is `invited` (the column default fills the rest). */
+  invitation_expires_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** Who sent (or last re-sent) the invitation. */
+  invited_by: string | null;
 }
 
 export interface LocalCredentialsTable {
@@ -113,6 +117,22 @@ export interface AuditLogTable {
   operator: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
+/** Webhook events waiting for delivery (src/webhooks/outbox.ts); delivered rows are deleted. */
+export interface WebhookOutboxTable {
+  id: Generated<string>;
+  company_id: string;
+  event_id: string;
+  type: string;
+  /** The exact JSON sent: every retry signs the same bytes. */
+  body: string;
+  created_at: CreatedAt;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_error: string | null;
+  lease_token: string | null;
+  lease_until: Date | null;
+}
+
 export interface SigningKeysTable {
   kid: string;
   alg: string;
@@ -136,6 +156,7 @@ export interface Database {
   project_grants: ProjectGrantsTable;
   audit_log: AuditLogTable;
   signing_keys: SigningKeysTable;
+  webhook_outbox: WebhookOutboxTable;
 }
 
 export type Membership = Selectable<MembershipsTable>;

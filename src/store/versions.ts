@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { preparedQueryOf } from './database.js';
 import type { Database } from './schema.js';
 
 /**
@@ -28,7 +29,13 @@ export async function lockCompany(trx: Transaction<Database>, companyId: string)
   return row ? String(row.version) : null;
 }
 
+/** On every cold load and staleness check: a prepared statement where the store has them (see preparedQueryOf). */
 export async function readPolicyVersion(db: Kysely<Database>, companyId: string): Promise<string | null> {
+  const prepared = preparedQueryOf(db);
+  if (prepared) {
+    const rows = await prepared<{ version: string }>('castellan_read_version', 'select version::text as version from policy_versions where company_id = $1', [companyId]);
+    return rows[0]?.version ?? null;
+  }
   const row = await db.selectFrom('policy_versions').select('version').where('company_id', '=', companyId).executeTakeFirst();
   return row ? String(row.version) : null;
 }

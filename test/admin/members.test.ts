@@ -55,6 +55,7 @@ describe.skipIf(!servicesUp)('admin API: members, invitations, local users (D3-D
         owner: false,
         applicationAccess: false,
         developerAccess: false,
+        invitation: { expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), invitedBy: 'olga' },
         version: expect.stringMatching(/^\d+$/),
       });
       expect(await check('acme', invited.body.userId, 'view', { type: 'CompanySettings' }, invited.body.version)).toBe(false);

@@ -20,12 +20,12 @@ describe('the front door: GET / and /docs', () => {
     expect(await json.json()).toEqual({
       name: 'castellan',
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
-      links: { docs: '/docs/', openapi: '/openapi.json', health: '/healthz', ready: '/readyz' },
+      links: { docs: '/docs/', openapi: '/openapi.json', console: '/console/', health: '/healthz', ready: '/readyz' },
     });
     const html = await fetch(`${app.url}/`, { headers: { accept: 'text/html' } });
     expect(html.headers.get('content-type')).toMatch(/^text\/html/);
     const text = await html.text();
-    for (const href of ['/docs/', '/openapi.json', '/healthz']) expect(text).toContain(`href="${href}"`);
+    for (const href of ['/docs/', '/openapi.json', '/console/', '/healthz']) expect(text).toContain(`href="${href}"`);
   });
 
   it('/docs redirects to /docs/, which is served with a strict policy; only Swagger UI\'s own files are served beside it', async () => {

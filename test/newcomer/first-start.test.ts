@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { usesDevSecret } from '../../src/auth/dev-secret.js';
 
 /**
  * Issue 18, item 2: the quick-start server had no way in (every admin call 401 without
@@ -127,5 +128,19 @@ describe('npm run dev-token', () => {
   it('on PostgreSQL with no secret configured there is no development secret to fall back on', () => {
     const refused = run(devToken, ['ada'], cleanEnv({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' }));
     expect(refused).toMatchObject({ status: 1, stderr: 'no secret to sign with: set AUTH_JWT_SECRET (32+ characters), the one the server is configured with\n' });
+  });
+});
+
+describe('who gets the development secret', () => {
+  it('embedded on disk, on loopback, with no identity provider: nobody else', () => {
+    const base = { DATABASE_URL: undefined, DATA_DIR: './.castellan', HOST: '127.0.0.1', AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: undefined };
+    expect(usesDevSecret(base)).toBe(true);
+    expect(usesDevSecret({ ...base, HOST: '::1' })).toBe(true);
+    // The image listens on every address: a token minted from its data volume must not pass there.
+    expect(usesDevSecret({ ...base, HOST: '0.0.0.0' })).toBe(false);
+    expect(usesDevSecret({ ...base, DATABASE_URL: 'postgres://db/castellan' })).toBe(false);
+    expect(usesDevSecret({ ...base, DATA_DIR: 'memory://' })).toBe(false);
+    expect(usesDevSecret({ ...base, AUTH_JWT_SECRET: 'x'.repeat(32) })).toBe(false);
+    expect(usesDevSecret({ ...base, AUTH_JWKS_URL: 'https://idp.example.test/jwks' })).toBe(false);
   });
 });

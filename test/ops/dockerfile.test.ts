@@ -68,7 +68,9 @@ function artefacts(stage: Stage): string[] {
 
 /** The tsconfig files `npm run build` reads, following `extends`. */
 function buildTsconfigs(): string[] {
-  const script: string = JSON.parse(read('package.json')).scripts['build:server'];
+  const scripts = JSON.parse(read('package.json')).scripts;
+  // build:server builds the console too (npm run build:console): it is served by the server.
+  const script: string = `${scripts['build:server']} ${scripts['build:console']}`;
   const found = new Set<string>();
   const visit = (file: string) => {
     if (found.has(file)) return;
@@ -101,11 +103,12 @@ describe('Dockerfile', () => {
     expect(compile).toBeGreaterThan(install);
   });
 
-  it('the build stage gets every input of the build: sources, migrations and the tsconfig files it reads', () => {
+  it('the build stage gets every input of the build: sources, migrations, the console and the tsconfig files it reads', () => {
     const copied = copies(build!).flatMap((c) => c.sources);
     const tsconfigs = buildTsconfigs();
-    expect(tsconfigs).toEqual(['migrations/tsconfig.json', 'tsconfig.base.json', 'tsconfig.build.json']);
-    for (const input of ['package.json', 'package-lock.json', 'src', 'migrations', ...tsconfigs.filter((f) => !f.startsWith('migrations/'))]) {
+    expect(JSON.parse(read('package.json')).scripts['build:server']).toContain('npm run build:console');
+    expect(tsconfigs).toEqual(['console/tsconfig.json', 'migrations/tsconfig.json', 'tsconfig.base.json', 'tsconfig.build.json']);
+    for (const input of ['package.json', 'package-lock.json', 'src', 'migrations', 'console', ...tsconfigs.filter((f) => !f.startsWith('migrations/') && !f.startsWith('console/'))]) {
       expect(copied).toContain(input);
     }
   });

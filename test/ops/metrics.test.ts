@@ -46,6 +46,10 @@ describe.skipIf(!servicesUp)('GET /metrics', () => {
     expect(s.value('castellan_compile_duration_seconds_count')).toBe(0);
     expect(invalidations(s)).toBe(0);
     expect(s.type('castellan_admin_writes_total')).toBe('counter');
+    // Webhooks are not configured here: the series exist, at 0.
+    for (const result of ['delivered', 'failed']) expect(s.value('castellan_webhook_deliveries_total', { result })).toBe(0);
+    expect(s.value('castellan_webhook_backlog_events')).toBe(0);
+    expect(s.value('castellan_webhook_oldest_event_age_seconds')).toBe(0);
     for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
       expect(s.names()).toContain(name);
     }

@@ -84,10 +84,16 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
   it('covers every endpoint of the contract, and nothing it does not serve', () => {
     const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`));
     for (const [method, path] of CONTRACT) expect(documented, `${method} ${path}`).toContain(`${method} ${path}`);
-    // Extras beyond the contract are the team reads.
+    // Extras beyond the contract: the team reads, and issue 20's invitation lifecycle, self-service and projects list.
     expect(documented.filter((op) => !CONTRACT.some(([m, p]) => op === `${m} ${p}`)).sort()).toEqual([
+      'delete /v1/companies/{company}/members/me',
+      'get /v1/companies/{company}/members/me',
+      'get /v1/companies/{company}/projects',
       'get /v1/companies/{company}/teams',
       'get /v1/companies/{company}/teams/{teamId}',
+      'get /v1/me',
+      'post /v1/companies/{company}/invitations/decline',
+      'post /v1/companies/{company}/invitations/{userId}/resend',
     ]);
   });
 
@@ -148,6 +154,30 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
     const roleWrite = document.paths['/v1/companies/{company}/roles/company/{key}']!.put!;
     expect(roleWrite.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(['path:company', 'path:key', 'header:If-Match']);
     expect(Object.keys(roleWrite.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '412']);
+  });
+
+  it('describes the invitation lifecycle: a re-invite answers 200, an expired accept 409', () => {
+    const invite = document.paths['/v1/companies/{company}/invitations']!.post!;
+    expect(Object.keys(invite.responses).sort()).toEqual(['200', '201', '400', '401', '403', '404', '409']);
+    const member = (invite.responses['201'] as any).content['application/json'].schema;
+    expect(member.properties.status.enum).toEqual(['invited', 'expired', 'active', 'inactive']);
+    expect(Object.keys(member.properties.invitation.properties).sort()).toEqual(['expiresAt', 'invitedBy']);
+    expect(document.paths['/v1/companies/{company}/invitations/accept']!.post!.responses['409']).toBeDefined();
+  });
+
+  it('describes every webhook event with its envelope, data and signature header', () => {
+    const webhooks = (document as unknown as { webhooks: Record<string, { post: any }> }).webhooks;
+    expect(Object.keys(webhooks)).toEqual(['invitation.created', 'invitation.resent', 'invitation.accepted', 'invitation.declined', 'member.removed']);
+    for (const [type, item] of Object.entries(webhooks)) {
+      const schema = item.post.requestBody.content['application/json'].schema;
+      expect(schema.required.sort(), type).toEqual(['actor', 'company', 'createdAt', 'data', 'id', 'type', 'version']);
+      expect(schema.properties.type.const, type).toBe(type);
+      expect(item.post.parameters.map((p: { name: string }) => p.name)).toEqual(['X-Castellan-Signature', 'X-Castellan-Event-Id', 'X-Castellan-Event-Type', 'X-Castellan-Delivery-Attempt']);
+      expect(Object.keys(item.post.responses)).toEqual(['2XX', 'default']);
+    }
+    const created = webhooks['invitation.created']!.post.requestBody.content['application/json'].schema;
+    expect(Object.keys(created.properties.data.properties.invitation.properties).sort()).toEqual(['acceptUrl', 'applicationAccess', 'developerAccess', 'email', 'expiresAt', 'invitationId', 'role', 'type']);
+    expect(webhooks['member.removed']!.post.requestBody.content['application/json'].schema.properties.data.properties.reason.enum).toEqual(['removed', 'left']);
   });
 
   it("describes user ids as the identity provider's sub (any 1-255 characters without control characters), other ids as before", () => {

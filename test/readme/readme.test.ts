@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,8 +17,8 @@ import { runChunks, stopEverything, type ChunkResult } from './run-readme.js';
  * versions, UUIDs, timestamps and tokens are masked.
  *
  * What differs from a newcomer's shell, and why:
- * - bash runs in a temporary directory holding links to the repository's files, so the README's
- *   `castellan.log`, `castellan.pid` and default `./.castellan` data directory are the test's own;
+ * - bash runs in a temporary directory holding links to the built repository (workingCopy), so the
+ *   README's `castellan.log`, `castellan.pid` and default `./.castellan` data directory are the test's own;
  * - the environment is a clean one (no DATABASE_URL, REDIS_*, AUTH_*, CHECK_TOKEN or
  *   OPERATOR_TOKEN of the test runner's), with PORT set to a free port: the README's code says
  *   8080, which is replaced by that port, and the port is read back as 8080 in the output;
@@ -41,13 +41,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A directory that looks like a fresh clone after `npm ci && npm run build`: links to the repository's files. */
+/**
+ * A directory that runs like a fresh clone after `npm ci && npm run build`: links to what the
+ * built server and the npm scripts read, and not to the sources or tsconfig files, so an
+ * example that would build (npm start, npm run migrate) fails in the test instead of
+ * rewriting the repository's dist/ under the other test files.
+ */
+const LINKED = ['package.json', 'package-lock.json', 'node_modules', 'dist', 'policies', 'docs'];
 function workingCopy(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'castellan-readme-'));
-  for (const entry of readdirSync(root)) {
-    if (entry.startsWith('.') || entry.startsWith('castellan.')) continue;
-    symlinkSync(path.join(root, entry), path.join(dir, entry));
-  }
+  for (const entry of LINKED) symlinkSync(path.join(root, entry), path.join(dir, entry));
   return dir;
 }
 

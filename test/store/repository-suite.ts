@@ -159,16 +159,31 @@ export function repositorySuite(label: string, open: () => Promise<Store>, clean
       expect(await store.db.transaction().execute((trx) => startPolicyVersion(trx, 'initech'))).toBe('1');
     });
 
+    it('an invitation written without an expiry (the previous release, during a rolling update) gets 14 days', async () => {
+      await store.db.insertInto('users').values({ id: 'invite:old-release', kind: 'platform', email: 'old@acme.test' }).execute();
+      await store.db.insertInto('memberships').values({ company_id: 'acme', user_id: 'invite:old-release', status: 'invited', role: 'editor' }).execute();
+      const row = await store.db
+        .selectFrom('memberships')
+        .select(sql<number>`extract(epoch from invitation_expires_at - now())::float8`.as('left'))
+        .where('user_id', '=', 'invite:old-release')
+        .executeTakeFirstOrThrow();
+      expect(row.left).toBeGreaterThan(14 * 86_400 - 60);
+      expect(row.left).toBeLessThanOrEqual(14 * 86_400);
+      await store.db.deleteFrom('users').where('id', '=', 'invite:old-release').execute();
+    });
+
     it('reverts every migration and applies them again', async () => {
       const down = await migrateAllDown(store.db);
-      expect(down).toEqual(['reverted 0004_audit_outlives_company', 'reverted 0003_audit_operator', 'reverted 0002_policy_version_tombstones', 'reverted 0001_initial']);
-      const tables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('memberships', 'companies')`.execute(store.db);
+      expect(down).toEqual(['reverted 0006_covering_load_indexes', 'reverted 0005_invitation_expiry_and_webhook_outbox', 'reverted 0004_audit_outlives_company', 'reverted 0003_audit_operator', 'reverted 0002_policy_version_tombstones', 'reverted 0001_initial']);
+      const tables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('memberships', 'companies', 'webhook_outbox')`.execute(store.db);
       expect(tables.rows[0]!.n).toBe(0);
       expect(await migrateToLatest(store.db)).toEqual([
         'applied 0001_initial',
         'applied 0002_policy_version_tombstones',
         'applied 0003_audit_operator',
         'applied 0004_audit_outlives_company',
+        'applied 0005_invitation_expiry_and_webhook_outbox',
+        'applied 0006_covering_load_indexes',
       ]);
     });
   });

@@ -6,9 +6,30 @@ import { createMembersService } from './service.js';
 
 const tag = 'Members';
 
-export function membersRoutes({ db, policies, announce, hashing }: AdminDeps): Route[] {
-  const service = createMembersService({ db, policies, announce, hashing });
+export function membersRoutes({ db, policies, announce, hashing, invitations, events }: AdminDeps): Route[] {
+  const service = createMembersService({ db, policies, announce, hashing, invitations, events });
   return [
+    // Before /members/{userId}: "me" here is the caller. A user whose id is literally "me" is named %6De there.
+    userRoute({
+      method: 'get',
+      path: '/v1/companies/{company}/members/me',
+      summary: "Read one's own membership (any active member)",
+      tag,
+      params: companyParams,
+      success: { status: 200, description: 'the caller\'s membership', schema: memberView },
+      errors: ['unauthenticated', 'not_found'],
+      handle: async ({ params }, caller) => ({ body: await service.get(caller, params.company, caller.sub) }),
+    }),
+    userRoute({
+      method: 'delete',
+      path: '/v1/companies/{company}/members/me',
+      summary: 'Leave the company (any member but the owner and the last active admin); team places and project grants go too',
+      tag,
+      params: companyParams,
+      success: { status: 200, description: 'left', schema: versionOnly },
+      errors: ['unauthenticated', 'forbidden', 'not_found', 'conflict', 'last_admin'],
+      handle: async ({ params }, caller) => ({ body: await service.leave(caller, params.company) }),
+    }),
     userRoute({
       method: 'get',
       path: '/v1/companies/{company}/members',
@@ -32,18 +53,42 @@ export function membersRoutes({ db, policies, announce, hashing }: AdminDeps): R
     userRoute({
       method: 'post',
       path: '/v1/companies/{company}/invitations',
-      summary: 'Invite a platform user by email (invite Member); listed as invited until they accept',
+      summary: 'Invite a platform user by email (invite Member); listed as invited until they accept. An email with an invitation already is re-invited',
       tag,
       params: companyParams,
       body: inviteBody,
       success: { status: 201, description: 'the invited member', schema: memberWritten },
+      alsoSucceeds: { status: 200, description: 'the existing invitation (pending or expired), re-invited: renewed, with the role and access given' },
       errors: ['unauthenticated', 'forbidden', 'not_found', 'conflict', 'license_limit'],
-      handle: async ({ params, body }, caller) => ({ body: await service.invite(caller, params.company, body) }),
+      handle: async ({ params, body }, caller) => {
+        const { created, ...member } = await service.invite(caller, params.company, body);
+        return { status: created ? 201 : 200, body: member };
+      },
+    }),
+    userRoute({
+      method: 'post',
+      path: '/v1/companies/{company}/invitations/{userId}/resend',
+      summary: 'Re-send an invitation, pending or expired, by its placeholder id (invite Member): its expiry is renewed and the invitation.resent event sent',
+      tag,
+      params: memberParams,
+      success: { status: 200, description: 'the renewed invitation', schema: memberWritten },
+      errors: ['unauthenticated', 'forbidden', 'not_found', 'conflict', 'license_limit'],
+      handle: async ({ params }, caller) => ({ body: await service.resend(caller, params.company, params.userId) }),
+    }),
+    userRoute({
+      method: 'post',
+      path: '/v1/companies/{company}/invitations/decline',
+      summary: "Decline an invitation as the invited platform user (the token's verified email must match); it is removed",
+      tag,
+      params: companyParams,
+      success: { status: 200, description: 'declined', schema: versionOnly },
+      errors: ['unauthenticated', 'forbidden', 'not_found'],
+      handle: async ({ params }, caller) => ({ body: await service.decline(caller, params.company) }),
     }),
     userRoute({
       method: 'post',
       path: '/v1/companies/{company}/invitations/accept',
-      summary: "Accept an invitation as the invited platform user (the token's email must match)",
+      summary: "Accept an invitation as the invited platform user (the token's verified email must match); an expired one is 409 with details.reason \"expired\"",
       tag,
       params: companyParams,
       success: { status: 200, description: 'the now active member', schema: memberWritten },

@@ -35,12 +35,20 @@ export const memberPatchBody = z
   .refine((patch) => Object.keys(patch).length > 0, 'name at least one of role, status, applicationAccess, developerAccess');
 export type MemberPatch = z.infer<typeof memberPatchBody>;
 
+export const invitationInfo = z.object({
+  expiresAt: z.string().describe('ISO 8601: when the invitation lapses (INVITATION_TTL after it was sent or last re-sent)'),
+  invitedBy: userIdSchema.nullable().describe('who sent it, or last re-sent it; null for invitations older than this field'),
+});
+
 export const memberView = z.object({
   userId: userIdSchema.describe('until an invitation is accepted, a placeholder id starting with "invite:"'),
   email: z.string().nullable(),
   kind: z.enum(['platform', 'local']),
   type: z.enum(['member', 'guest']).describe('derived from the email domain (D4); local users are members'),
-  status: z.enum(['invited', 'active', 'inactive']),
+  status: z
+    .enum(['invited', 'expired', 'active', 'inactive'])
+    .describe('expired: an invitation past its expiry, which cannot be accepted, holds no license seat and can be re-invited'),
+  invitation: invitationInfo.optional().describe('invitations (invited or expired) only'),
   role: companyRoleSchema,
   owner: z.boolean(),
   applicationAccess: z.boolean(),
@@ -51,4 +59,5 @@ export const memberView = z.object({
 });
 export type MemberView = z.infer<typeof memberView>;
 export const memberWritten = memberView.extend({ version: versionSchema });
+export type MemberWritten = z.infer<typeof memberWritten>;
 export const memberList = z.object({ members: z.array(memberView) });

@@ -12,19 +12,20 @@ import { grantsQuery } from '../../store/principal-facts.js';
 import { assertActiveMember, assertCan, assertHolds, isAdmin, type Caller, type CallerRights, type Need } from '../context.js';
 import { abilityOf, companyRoleAbility, decisionGrid, gainedDecisions } from '../escalation.js';
 import { assertSeatsAvailable } from '../licenses.js';
-import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
-import { asciiLowerCase, asciiLowerSql, upsertPlatformUser } from '../users.js';
-import type { InviteInput, LocalUserInput, MemberPatch, MemberView } from './schemas.js';
+import { readCompany, writeCompany, type LockedWriteContext, type WriteDeps } from '../transaction.js';
+import { asciiLowerCase, asciiLowerSql, domainMemberSql, invitationExpiredSql, upsertPlatformUser } from '../users.js';
+import { acceptUrl } from '../../webhooks/events.js';
+import type { InviteInput, LocalUserInput, MemberPatch, MemberView, MemberWritten } from './schemas.js';
 
-type Db = Kysely<Database>;
+type Db = Kysely<Database> | Transaction<Database>;
 
-/** Members with the derived type (D4): a platform user whose email domain the company registered is a Member. */
-function membersQuery(db: Db, companyId: string) {
+/** Memberships with what a member view needs, in any company, the derived type (D4) included. */
+export function membershipsQuery(db: Db) {
   return db
     .selectFrom('memberships as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
     .leftJoin('local_credentials as lc', 'lc.user_id', 'u.id')
-    .select((eb) => [
+    .select([
       'm.user_id',
       'u.email',
       'u.kind',
@@ -36,34 +37,32 @@ function membersQuery(db: Db, companyId: string) {
       'lc.login',
       'lc.first_name',
       'lc.last_name',
-      eb
-        .exists(
-          eb
-            .selectFrom('company_domains as d')
-            .select(sql`1`.as('one'))
-            .whereRef('d.company_id', '=', 'm.company_id')
-            .where('d.domain', '=', asciiLowerSql(sql<string | null>`substring(u.email from '@([^@]*)$')`)),
-        )
-        .as('domain_member'),
-    ])
-    .where('m.company_id', '=', companyId);
+      'm.invitation_expires_at',
+      'm.invited_by',
+      invitationExpiredSql().as('expired'),
+      domainMemberSql().as('domain_member'),
+    ]);
 }
 
-type MemberRow = Awaited<ReturnType<ReturnType<typeof membersQuery>['executeTakeFirstOrThrow']>>;
+/** Members with the derived type (D4): a platform user whose email domain the company registered is a Member. */
+const membersQuery = (db: Db, companyId: string) => membershipsQuery(db).where('m.company_id', '=', companyId);
 
-function toView(row: MemberRow): MemberView {
+type MemberRow = Awaited<ReturnType<ReturnType<typeof membershipsQuery>['executeTakeFirstOrThrow']>>;
+
+export function toView(row: MemberRow): MemberView {
   const view: MemberView = {
     userId: row.user_id,
     email: row.email,
     kind: row.kind,
     // Local users exist only inside their company, so they count as its own people.
     type: row.kind === 'local' || row.domain_member ? 'member' : 'guest',
-    status: row.status,
+    status: row.expired ? 'expired' : row.status,
     role: row.role,
     owner: row.owner,
     applicationAccess: row.application_access,
     developerAccess: row.developer_access,
   };
+  if (row.status === 'invited') view.invitation = { expiresAt: new Date(row.invitation_expires_at).toISOString(), invitedBy: row.invited_by };
   if (row.login !== null) Object.assign(view, { login: row.login, firstName: row.first_name, lastName: row.last_name });
   return view;
 }
@@ -148,13 +147,14 @@ async function assertAnotherActiveAdmin(trx: Transaction<Database>, companyId: s
 }
 
 interface SeatHolder {
-  status: MembershipStatus;
+  status: MemberView['status'];
   applicationAccess: boolean;
   developerAccess: boolean;
 }
 
-/** Seats a membership holds (D14): access flags count unless the membership is inactive. */
-const seatsOf = (m: SeatHolder) => (m.status === 'inactive' ? { user: 0, developer: 0 } : { user: Number(m.applicationAccess), developer: Number(m.developerAccess) });
+/** Seats a membership holds (D14): access flags count unless the membership is inactive or an expired invitation. */
+const seatsOf = (m: SeatHolder) =>
+  m.status === 'inactive' || m.status === 'expired' ? { user: 0, developer: 0 } : { user: Number(m.applicationAccess), developer: Number(m.developerAccess) };
 
 /** Extra seats a change needs: what the membership will hold beyond what it holds now. */
 export function extraSeats(before: SeatHolder | null, after: SeatHolder): { user: number; developer: number } {
@@ -168,9 +168,93 @@ const MAY_INVITE: Need = { action: 'invite', subject: 'Member' };
 const MAY_CREATE: Need = { action: 'create', subject: 'Member' };
 const MAY_EDIT: Need = { action: 'edit', subject: 'Member' };
 const MAY_REMOVE: Need = { action: 'remove', subject: 'Member' };
+/** Leaving needs a membership of one's own, whatever its status (an inactive member may leave too). */
+const HAS_MEMBERSHIP = (rights: CallerRights) => {
+  if (!rights.membership) throw new NotFoundError(`company ${rights.companyId} not found`);
+};
 
-export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
-  const { db, policies, hashing } = deps;
+const isInvitation = (member: MemberView) => member.status === 'invited' || member.status === 'expired';
+
+/** What an invitation's content is: the membership it becomes once accepted. */
+interface InvitationContent {
+  role: CompanyRole;
+  applicationAccess: boolean;
+  developerAccess: boolean;
+}
+
+/** Invitations (pending or expired), in any company, addressed to an email: compared after ASCII case folding only. */
+export const invitationsTo = (db: Db, email: string) =>
+  membershipsQuery(db).where('m.status', '=', 'invited').where(asciiLowerSql(sql.ref('u.email')), '=', asciiLowerCase(email));
+
+/** The invitation addressed to an email in a company (one at most: inviting an address twice renews the first). */
+async function findInvitationByEmail(db: Db, companyId: string, email: string): Promise<MemberView | undefined> {
+  const row = await invitationsTo(db, email).where('m.company_id', '=', companyId).executeTakeFirst();
+  return row ? toView(row) : undefined;
+}
+
+/**
+ * The invitation the caller's token speaks for (D6): a platform user's verified email, the
+ * invited address exactly after ASCII case folding (a look-alike such as U+212A KELVIN SIGN
+ * for K is another address). Accepting and declining share these rules.
+ */
+async function invitationOfCaller(db: Db, caller: Caller, companyId: string): Promise<MemberView> {
+  if (caller.sub.startsWith(LOCAL_USER_PREFIX)) throw new ForbiddenError('local users are created active and have no invitations');
+  if (!caller.email) throw new ForbiddenError('the token carries no verified email (email_verified: true) to match an invitation');
+  const invitation = await findInvitationByEmail(db, companyId, caller.email);
+  if (!invitation) throw new NotFoundError(`no pending invitation for ${caller.email}`);
+  return invitation;
+}
+
+const memberRef = (member: MemberView) => ({ userId: member.userId, email: member.email, kind: member.kind, role: member.role, status: member.status });
+
+export interface InvitationSettings {
+  /** INVITATION_TTL, in seconds. */
+  ttlSeconds: number;
+  /** INVITE_URL_TEMPLATE: the platform's accept page, named in invitation events. */
+  urlTemplate: string | undefined;
+}
+
+export function createMembersService(deps: WriteDeps & { hashing: HashQueue; invitations: InvitationSettings }) {
+  const { db, policies, hashing, invitations } = deps;
+  const expiry = () => sql<Date>`now() + ${invitations.ttlSeconds} * interval '1 second'`;
+
+  const invitationEvent = (companyId: string, member: MemberView) => ({
+    invitationId: member.userId,
+    email: member.email!,
+    role: member.role,
+    applicationAccess: member.applicationAccess,
+    developerAccess: member.developerAccess,
+    type: member.type,
+    expiresAt: member.invitation!.expiresAt,
+    acceptUrl: acceptUrl(invitations.urlTemplate, { company: companyId, invitation: member.userId, email: member.email! }),
+  });
+
+  /**
+   * Re-invites (renews) an invitation, pending or expired: a new expiry, the content given, the
+   * event again. Checked as a fresh invitation whatever it held before (D23): renewing an
+   * invitation, or reviving an expired one, hands out everything it gives once accepted for
+   * another INVITATION_TTL, including the team places and project grants given to it meanwhile
+   * (as re-activating a member counts theirs).
+   */
+  async function renew(ctx: LockedWriteContext, rights: CallerRights, companyId: string, before: MemberView, content: InvitationContent): Promise<MemberView> {
+    const { trx, audit, emit } = ctx;
+    // D12, as for a membership: an invitation to the admin role is an admin's to change, even to a lesser role.
+    if (before.role === 'admin' && !isAdmin(rights)) throw new ForbiddenError('only admins change an invitation to the admin role');
+    await assertMayAssignRole(trx, policies, rights, content.role);
+    const { role, applicationAccess, developerAccess } = content;
+    await assertMayGive(trx, policies, rights, before.userId, null, { status: 'active', owner: false, role, applicationAccess, developerAccess });
+    await assertSeatsAvailable(trx, companyId, extraSeats(before, { status: 'invited', applicationAccess, developerAccess }));
+    await trx
+      .updateTable('memberships')
+      .set({ role, application_access: applicationAccess, developer_access: developerAccess, invitation_expires_at: expiry(), invited_by: rights.caller.sub })
+      .where('company_id', '=', companyId)
+      .where('user_id', '=', before.userId)
+      .execute();
+    const member = await loadMember(trx, companyId, before.userId);
+    audit({ action: 'member.reinvite', target: `member:${member.userId}`, before, after: member });
+    emit({ type: 'invitation.resent', data: { invitation: invitationEvent(companyId, member) } });
+    return member;
+  }
 
   return {
     async list(caller: Caller, companyId: string): Promise<MemberView[]> {
@@ -190,32 +274,55 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
       });
     },
 
-    /** D6: lists the person as a potential user; they get nothing until they accept. */
-    async invite(caller: Caller, companyId: string, input: InviteInput): Promise<MemberView & { version: string }> {
-      const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
+    /**
+     * D6: lists the person as a potential user; they get nothing until they accept. An email
+     * with an invitation already (pending or expired) is re-invited instead: `created` false.
+     */
+    async invite(caller: Caller, companyId: string, input: InviteInput): Promise<MemberWritten & { created: boolean }> {
+      const { result, version } = await writeCompany(deps, caller, companyId, async (ctx) => {
+        const { trx, rights, audit, emit } = ctx;
         assertCan(rights, MAY_INVITE);
-        await assertMayAssignRole(trx, policies, rights, input.role);
-        const access = { applicationAccess: input.applicationAccess ?? false, developerAccess: input.developerAccess ?? false };
-        // Accepting needs nobody's further say: the invitation is the grant.
-        await assertMayGive(trx, policies, rights, null, null, { status: 'active', role: input.role, owner: false, ...access });
-        const already = await trx
-          .selectFrom('memberships as m')
-          .innerJoin('users as u', 'u.id', 'm.user_id')
-          .select('m.user_id')
-          .where('m.company_id', '=', companyId)
+        const content = { role: input.role, applicationAccess: input.applicationAccess ?? false, developerAccess: input.developerAccess ?? false };
+        const already = await membersQuery(trx, companyId)
           .where(asciiLowerSql(sql.ref('u.email')), '=', asciiLowerCase(input.email))
           .executeTakeFirst();
-        if (already) throw new ConflictError(`${input.email} is already in the company`, { userId: already.user_id });
-        await assertSeatsAvailable(trx, companyId, extraSeats(null, { status: 'invited', ...access }));
+        if (already && !isInvitation(toView(already))) throw new ConflictError(`${input.email} is already in the company`, { userId: already.user_id });
+        if (already) return { member: await renew(ctx, rights, companyId, toView(already), content), created: false };
+
+        await assertMayAssignRole(trx, policies, rights, input.role);
+        // Accepting needs nobody's further say: the invitation is the grant.
+        await assertMayGive(trx, policies, rights, null, null, { ...content, status: 'active', owner: false });
+        await assertSeatsAvailable(trx, companyId, extraSeats(null, { ...content, status: 'invited' }));
         const userId = `${INVITE_PREFIX}${randomUUID()}`;
         await trx.insertInto('users').values({ id: userId, kind: 'platform', email: input.email }).execute();
         await trx
           .insertInto('memberships')
-          .values({ company_id: companyId, user_id: userId, status: 'invited', role: input.role, application_access: access.applicationAccess, developer_access: access.developerAccess })
+          .values({
+            company_id: companyId,
+            user_id: userId,
+            status: 'invited',
+            role: content.role,
+            application_access: content.applicationAccess,
+            developer_access: content.developerAccess,
+            invitation_expires_at: expiry(),
+            invited_by: caller.sub,
+          })
           .execute();
         const member = await loadMember(trx, companyId, userId);
         audit({ action: 'member.invite', target: `member:${userId}`, after: member });
-        return member;
+        emit({ type: 'invitation.created', data: { invitation: invitationEvent(companyId, member) } });
+        return { member, created: true };
+      }, { authorise: MAY_INVITE });
+      return { ...result.member, version, created: result.created };
+    },
+
+    /** Re-sends an invitation (pending or expired) as it stands: renewed, and announced again. */
+    async resend(caller: Caller, companyId: string, userId: string): Promise<MemberWritten> {
+      const { result, version } = await writeCompany(deps, caller, companyId, async (ctx) => {
+        assertCan(ctx.rights, MAY_INVITE);
+        const before = await loadMember(ctx.trx, companyId, userId);
+        if (!isInvitation(before)) throw new ConflictError(`member ${userId} is not an invitation (status ${before.status})`, { userId, status: before.status });
+        return renew(ctx, ctx.rights, companyId, before, { role: before.role, applicationAccess: before.applicationAccess, developerAccess: before.developerAccess });
       }, { authorise: MAY_INVITE });
       return { ...result, version };
     },
@@ -225,35 +332,39 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
      * must be the one invited. Their membership, and any team places and grants given to
      * it meanwhile, move to their real user id (the foreign keys cascade the id).
      */
-    async accept(caller: Caller, companyId: string): Promise<MemberView & { version: string }> {
-      const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
-        if (caller.sub.startsWith(LOCAL_USER_PREFIX)) throw new ForbiddenError('local users are created active and have no invitations');
-        if (!caller.email) throw new ForbiddenError('the token carries no verified email (email_verified: true) to match an invitation');
-        // Exact after ASCII folding: a look-alike (U+212A KELVIN SIGN for K) is another address.
-        const email = asciiLowerCase(caller.email);
-        const invitation = await trx
-          .selectFrom('memberships as m')
-          .innerJoin('users as u', 'u.id', 'm.user_id')
-          .select('m.user_id')
-          .where('m.company_id', '=', companyId)
-          .where('m.status', '=', 'invited')
-          .where(asciiLowerSql(sql.ref('u.email')), '=', email)
-          .executeTakeFirst();
-        if (!invitation) throw new NotFoundError(`no pending invitation for ${caller.email}`);
-        if (rights.membership && invitation.user_id !== caller.sub) throw new ConflictError('you are already in the company', { userId: caller.sub });
+    async accept(caller: Caller, companyId: string): Promise<MemberWritten> {
+      const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit, emit }) => {
+        const invitation = await invitationOfCaller(trx, caller, companyId);
+        if (invitation.status === 'expired') {
+          throw new ConflictError('this invitation has expired: ask for a new one', { reason: 'expired', expiresAt: invitation.invitation!.expiresAt });
+        }
+        if (rights.membership && invitation.userId !== caller.sub) throw new ConflictError('you are already in the company', { userId: caller.sub });
         await upsertPlatformUser(trx, caller);
-        await trx.updateTable('memberships').set({ user_id: caller.sub, status: 'active' }).where('company_id', '=', companyId).where('user_id', '=', invitation.user_id).execute();
-        if (invitation.user_id.startsWith(INVITE_PREFIX)) await trx.deleteFrom('users').where('id', '=', invitation.user_id).execute();
+        await trx.updateTable('memberships').set({ user_id: caller.sub, status: 'active' }).where('company_id', '=', companyId).where('user_id', '=', invitation.userId).execute();
+        if (invitation.userId.startsWith(INVITE_PREFIX)) await trx.deleteFrom('users').where('id', '=', invitation.userId).execute();
         const member = await loadMember(trx, companyId, caller.sub);
-        audit({ action: 'member.accept', target: `member:${caller.sub}`, before: { userId: invitation.user_id, status: 'invited' }, after: member });
+        audit({ action: 'member.accept', target: `member:${caller.sub}`, before: { userId: invitation.userId, status: 'invited' }, after: member });
+        emit({ type: 'invitation.accepted', data: { invitation: { invitationId: invitation.userId, email: invitation.email! }, member: memberRef(member) } });
         return member;
         // What the invitation gives was checked when it was made; its invitee is a stranger until now.
       }, { ownRights: 'may-grow', authorise: 'anyone' });
       return { ...result, version };
     },
 
+    /** The invitee turns the invitation down (pending or expired): it goes, with whatever was given to it meanwhile. */
+    async decline(caller: Caller, companyId: string): Promise<{ version: string }> {
+      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, audit, emit }) => {
+        const invitation = await invitationOfCaller(trx, caller, companyId);
+        await trx.deleteFrom('memberships').where('company_id', '=', companyId).where('user_id', '=', invitation.userId).execute();
+        await trx.deleteFrom('users').where('id', '=', invitation.userId).execute();
+        audit({ action: 'member.decline', target: `member:${invitation.userId}`, before: invitation });
+        emit({ type: 'invitation.declined', data: { invitation: { invitationId: invitation.userId, email: invitation.email!, role: invitation.role } } });
+      }, { authorise: 'anyone' });
+      return { version };
+    },
+
     /** D3: a local user, active at once, signing in with Castellan's own tokens. */
-    async createLocal(caller: Caller, companyId: string, input: LocalUserInput): Promise<MemberView & { version: string }> {
+    async createLocal(caller: Caller, companyId: string, input: LocalUserInput): Promise<MemberWritten> {
       // scrypt is slow on purpose: run for callers who may create members only, in the hashing line, outside the lock.
       const hashNewPassword = () => hashing.run(() => hashPassword(input.password));
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }, passwordHash) => {
@@ -282,13 +393,17 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
       return { ...result, version };
     },
 
-    async update(caller: Caller, companyId: string, userId: string, patch: MemberPatch): Promise<MemberView & { version: string }> {
+    async update(caller: Caller, companyId: string, userId: string, patch: MemberPatch): Promise<MemberWritten> {
       const { result, version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
         assertCan(rights, MAY_EDIT);
         if (userId === caller.sub && (patch.role !== undefined || patch.status !== undefined)) {
           throw new ForbiddenError('nobody changes their own role or status');
         }
         const before = await loadMember(trx, companyId, userId);
+        // Changing what a lapsed invitation would give is re-inviting: that renews it, and is checked as a new invitation.
+        if (before.status === 'expired') {
+          throw new ConflictError('this invitation has expired: re-invite it (POST /invitations or /invitations/{userId}/resend)', { reason: 'expired', userId });
+        }
         const after = {
           role: patch.role ?? before.role,
           status: patch.status ?? before.status,
@@ -312,7 +427,8 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
         }
         // D12: administering admins is an admin privilege; a lesser member neither revives nor silences one.
         if (before.role === 'admin' && !isAdmin(rights)) throw new ForbiddenError("only admins change an admin's membership");
-        await assertMayGive(trx, policies, rights, userId, { ...before }, { ...after, owner: before.owner });
+        // before.status is narrowed here: an expired invitation was refused above.
+        await assertMayGive(trx, policies, rights, userId, { ...before, status: before.status }, { ...after, owner: before.owner });
         await assertSeatsAvailable(trx, companyId, extraSeats(before, after));
         await trx
           .updateTable('memberships')
@@ -329,18 +445,44 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue }) {
 
     /** Removes the membership with its team places and grants (D19); local users and pending invitees go entirely. */
     async remove(caller: Caller, companyId: string, userId: string): Promise<{ version: string }> {
-      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit }) => {
+      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit, emit }) => {
         assertCan(rights, MAY_REMOVE);
-        if (userId === caller.sub) throw new ForbiddenError('nobody removes themself; another admin can');
+        if (userId === caller.sub) throw new ForbiddenError('nobody removes themself: leave with DELETE /members/me, or another admin removes you');
         const before = await loadMember(trx, companyId, userId);
         if (before.role === 'admin' && !isAdmin(rights)) throw new ForbiddenError('only admins remove an admin');
         if (before.role === 'admin' && before.status === 'active') await assertAnotherActiveAdmin(trx, companyId, userId); // D11
         if (before.owner) throw new ConflictError('the owner cannot be removed; transfer ownership first', { owner: userId });
-        await trx.deleteFrom('memberships').where('company_id', '=', companyId).where('user_id', '=', userId).execute();
-        if (before.kind === 'local' || userId.startsWith(INVITE_PREFIX)) await trx.deleteFrom('users').where('id', '=', userId).execute();
+        await dropMembership(trx, companyId, before);
         audit({ action: 'member.remove', target: `member:${userId}`, before });
+        emit({ type: 'member.removed', data: { member: memberRef(before), reason: 'removed' } });
       }, { authorise: MAY_REMOVE });
       return { version };
     },
+
+    /**
+     * A member leaves the company on their own (any status): their team places and project
+     * grants go with the membership (D19) and the version moves, so checks stop allowing at
+     * once. The owner hands the tag on first (D10), the last active admin cannot go (D11), and
+     * local users, who exist only in their company, are removed by an admin.
+     */
+    async leave(caller: Caller, companyId: string): Promise<{ version: string }> {
+      const { version } = await writeCompany(deps, caller, companyId, async ({ trx, rights, audit, emit }) => {
+        HAS_MEMBERSHIP(rights);
+        const before = await loadMember(trx, companyId, caller.sub);
+        if (before.kind === 'local') throw new ForbiddenError('local users exist only in their company: an admin removes them', { kind: 'local' });
+        if (before.role === 'admin' && before.status === 'active') await assertAnotherActiveAdmin(trx, companyId, caller.sub); // D11
+        if (before.owner) throw new ConflictError('the owner cannot leave; transfer ownership first', { owner: caller.sub });
+        await dropMembership(trx, companyId, before);
+        audit({ action: 'member.leave', target: `member:${caller.sub}`, before });
+        emit({ type: 'member.removed', data: { member: memberRef(before), reason: 'left' } });
+      }, { authorise: HAS_MEMBERSHIP });
+      return { version };
+    },
   };
+}
+
+/** The membership goes with its team places and grants (they cascade); local users and invitation placeholders exist only through it. */
+async function dropMembership(trx: Transaction<Database>, companyId: string, member: MemberView): Promise<void> {
+  await trx.deleteFrom('memberships').where('company_id', '=', companyId).where('user_id', '=', member.userId).execute();
+  if (member.kind === 'local' || member.userId.startsWith(INVITE_PREFIX)) await trx.deleteFrom('users').where('id', '=', member.userId).execute();
 }

@@ -1,11 +1,13 @@
 import { userRoute, type Route } from '../../http/route.js';
 import type { AdminDeps } from '../router.js';
-import { versionOnly } from '../schemas.js';
+import { companyParams, versionOnly } from '../schemas.js';
 import type { Caller } from '../context.js';
 import type { Grantee } from './decisions.js';
 import {
   grantBody,
   projectMembers,
+  projectListQuery,
+  projectPage,
   projectParams,
   projectTeamParams,
   projectUserParams,
@@ -30,6 +32,17 @@ export function projectsRoutes({ db, policies, announce }: AdminDeps): Route[] {
   const teamGrantPath = '/v1/companies/{company}/projects/{projectId}/members/teams/{teamId}';
 
   return [
+    userRoute({
+      method: 'get',
+      path: '/v1/companies/{company}/projects',
+      summary: 'The projects the caller may view (all of them for roles that see every project), with member and team counts, a page at a time',
+      tag,
+      params: companyParams,
+      query: projectListQuery,
+      success: { status: 200, description: 'a page of projects', schema: projectPage },
+      errors: ['unauthenticated', 'not_found'],
+      handle: async ({ params, query }, caller) => ({ body: await service.list(caller, params.company, query) }),
+    }),
     userRoute({
       method: 'put',
       path: '/v1/companies/{company}/projects/{projectId}',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { displayName } from '../../http/text.js';
-import { idSchema, userIdSchema, versionSchema } from '../schemas.js';
+import { decodeCursorOf, encodeCursor, idSchema, pagingQuery, userIdSchema, versionSchema } from '../schemas.js';
 
 const projectName = displayName(200);
 
@@ -20,6 +20,27 @@ export const projectTeamParams = z.strictObject({ company: idSchema, projectId: 
 export const projectView = z.object({ id: idSchema, name: z.string(), createdBy: userIdSchema.nullable(), createdAt: z.string() });
 export type ProjectView = z.infer<typeof projectView>;
 export const projectWritten = projectView.extend({ version: versionSchema });
+
+/** The projects list's paging cursor: base64url of the page's last project id. */
+export const encodeProjectCursor = encodeCursor;
+export const decodeProjectCursor = (cursor: string): string | null => decodeCursorOf(cursor, (id) => idSchema.safeParse(id).success, 200);
+
+export const PROJECT_PAGE_DEFAULT = 50;
+export const PROJECT_PAGE_MAX = 500;
+
+export const projectListQuery = pagingQuery(decodeProjectCursor, { default: PROJECT_PAGE_DEFAULT, max: PROJECT_PAGE_MAX });
+export type ProjectListQuery = z.infer<typeof projectListQuery>;
+
+export const projectListItem = projectView.extend({
+  memberCount: z.number().int().describe('users granted a role on the project directly'),
+  teamCount: z.number().int().describe('teams granted a role on the project'),
+});
+export type ProjectListItem = z.infer<typeof projectListItem>;
+export const projectPage = z.object({
+  projects: z.array(projectListItem).describe('in project id order'),
+  next: z.string().nullable().describe('pass as ?after= for the next page; null on the last page'),
+});
+export type ProjectPage = z.infer<typeof projectPage>;
 
 export const userGrantView = z.object({ userId: userIdSchema, role: idSchema });
 export const teamGrantView = z.object({ teamId: idSchema, role: idSchema });

@@ -1,13 +1,14 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
 import { CREATOR_PROJECT_ROLE } from '../../policy/types.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { Database } from '../../store/schema.js';
-import { assertCan, can, isAdmin, type Caller, type CallerRights, type Need } from '../context.js';
+import { assertActiveMember, assertCan, can, isAdmin, type Caller, type CallerRights, type Need } from '../context.js';
+import { allows } from '../escalation.js';
 import { assertHoldsProjectRole, loadProjectRolePermissions } from '../project-grants.js';
 import { readCompany, writeCompany, type WriteDeps } from '../transaction.js';
 import { grantStep, grantTarget, projectTarget, registerStep, rolesToHold, type Grantee } from './decisions.js';
-import type { ProjectMembers, ProjectView, RegisterProjectInput } from './schemas.js';
+import { decodeProjectCursor, encodeProjectCursor, type ProjectListQuery, type ProjectMembers, type ProjectPage, type ProjectView, type RegisterProjectInput } from './schemas.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -77,7 +78,55 @@ export function createProjectsService(deps: WriteDeps) {
     for (const roleKey of roleKeys) await assertHoldsProjectRole(trx, rights, catalog, projectId, roleKey);
   };
 
+  /** One batch of candidates after `after`, in id order, with their grant counts. */
+  const candidates = (companyId: string, after: string | undefined, only: readonly string[] | null, limit: number) => {
+    let query = db
+      .selectFrom('projects as p')
+      .select([
+        'p.id',
+        'p.name',
+        'p.created_by',
+        'p.created_at',
+        sql<number>`(select count(*)::int from project_grants g where g.company_id = p.company_id and g.project_id = p.id and g.user_id is not null)`.as('member_count'),
+        sql<number>`(select count(*)::int from project_grants g where g.company_id = p.company_id and g.project_id = p.id and g.team_id is not null)`.as('team_count'),
+      ])
+      .where('p.company_id', '=', companyId);
+    if (after !== undefined) query = query.where('p.id', '>', after);
+    if (only !== null) query = query.where('p.id', 'in', only);
+    return query.orderBy('p.id').limit(limit).execute();
+  };
+
   return {
+    /**
+     * The projects the caller may view (D8, D18: every project for roles that see all of them,
+     * else those granted to them directly or through a team), a page at a time in id order.
+     * Each one is decided as /v1/check decides `view Project` on it, so a restriction a role
+     * carries hides what it denies; a page is filled past the projects it hides.
+     */
+    async list(caller: Caller, companyId: string, query: ProjectListQuery): Promise<ProjectPage> {
+      return readCompany(deps, caller, companyId, async (rights) => {
+        assertActiveMember(rights);
+        const everywhere = allows(rights.ability, catalog, { action: 'view', subject: 'Project' });
+        const only = everywhere ? null : rights.grantedProjects;
+        const visible: ProjectPage['projects'] = [];
+        let after = query.after === undefined ? undefined : decodeProjectCursor(query.after)!;
+        if (only?.length === 0) return { projects: [], next: null };
+        for (;;) {
+          const batchSize = query.limit + 1 - visible.length;
+          const rows = await candidates(companyId, after, only, batchSize);
+          for (const row of rows) {
+            after = row.id;
+            if (can(rights, { action: 'view', subject: 'Project', attributes: { id: row.id } })) {
+              visible.push({ ...toView(row), memberCount: row.member_count, teamCount: row.team_count });
+            }
+          }
+          if (visible.length > query.limit || rows.length < batchSize) break;
+        }
+        const page = visible.slice(0, query.limit);
+        return { projects: page, next: visible.length > query.limit ? encodeProjectCursor(page.at(-1)!.id) : null };
+      });
+    },
+
     /**
      * D15: registers a project; its creator gets project-admin on it. Idempotent: the same
      * name again changes nothing (and keeps the version); another name renames it.
