@@ -1,4 +1,6 @@
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { devSigningKey, signDevToken } from '../auth/dev-token.js';
 import { loadConfig, serverUrl, type Config } from '../config.js';
@@ -40,4 +42,6 @@ async function main(): Promise<void> {
   console.log(consoleLink(baseUrl(config), token, values.company, values.create));
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${path.resolve(process.argv[1])}`).href) await main();
+// Run as a command, not imported (tests import it): compared as real paths, since node gives
+// import.meta.url through symlinks resolved and argv[1] as typed (a linked install printed nothing).
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(path.resolve(process.argv[1]))).href) await main();

@@ -74,7 +74,12 @@ const demoMembers = (adaEmail: string) => [
   member('linus', 'linus@acme.test', { role: 'editor', applicationAccess: true, developerAccess: true }),
   member('ken', 'ken@partner.test', { role: 'collaborator', applicationAccess: true, type: 'guest' }),
   member('alan', 'alan@acme.test', { role: 'editor', status: 'inactive' }),
-  member(expect.stringMatching(/^invite:[0-9a-f-]{36}$/), 'hedy@acme.test', { role: 'editor', status: 'invited', applicationAccess: true }),
+  member(expect.stringMatching(/^invite:[0-9a-f-]{36}$/), 'hedy@acme.test', {
+    role: 'editor',
+    status: 'invited',
+    applicationAccess: true,
+    invitation: { expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), invitedBy: 'ada' },
+  }),
   member(expect.stringMatching(/^local:[0-9a-f-]{36}$/), null, { kind: 'local', role: 'collaborator', applicationAccess: true, login: 'joan', firstName: 'Joan', lastName: 'Clarke' }),
 ];
 
