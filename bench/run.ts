@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseOptions, SCENARIOS, type BenchOptions } from './lib/args.js';
@@ -258,11 +258,22 @@ function outputDir(options: BenchOptions): string {
   return complete ? path.join(ROOT, 'bench') : DATA_DIR;
 }
 
+/**
+ * RESULTS.md rendered, with the part other tools write there (npm run chaos, npm run soak,
+ * between the kept markers) carried over from the file it replaces.
+ */
+function withKeptPart(target: string, rendered: string): string {
+  const previous = existsSync(target) ? readFileSync(target, 'utf8') : '';
+  const from = previous.indexOf('<!-- kept:begin -->');
+  const to = previous.indexOf('<!-- kept:end -->');
+  return from >= 0 && to > from ? `${rendered.trimEnd()}\n\n${previous.slice(from, to)}<!-- kept:end -->\n` : rendered;
+}
+
 /** `--render`: the same numbers, RESULTS.md written again (e.g. after bench/PROFILE.md changed). */
 function rerender(file: string): void {
   const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
   const target = path.join(path.dirname(file), 'RESULTS.md');
-  writeFileSync(target, renderMarkdown(results, ROOT));
+  writeFileSync(target, withKeptPart(target, renderMarkdown(results, ROOT)));
   console.log(`rendered ${path.relative(ROOT, target)} from ${path.relative(ROOT, file)}`);
 }
 
@@ -363,7 +374,7 @@ async function main(): Promise<void> {
   const dir = outputDir(options);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(path.join(dir, 'RESULTS.md'), renderMarkdown(results, ROOT));
+  writeFileSync(path.join(dir, 'RESULTS.md'), withKeptPart(path.join(dir, 'RESULTS.md'), renderMarkdown(results, ROOT)));
   log(`wrote ${path.relative(ROOT, path.join(dir, 'RESULTS.md'))} and results.json in ${Math.round(results.totalSeconds)} s`);
   printSummary(results, log);
 }

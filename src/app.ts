@@ -132,6 +132,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       bus,
       maxEntries: config.CACHE_MAX_ENTRIES,
       maxStalenessMs: config.CACHE_MAX_STALENESS_MS,
+      maxDegradedMs: config.CACHE_MAX_DEGRADED_MS,
       metrics,
       logger,
     });

@@ -148,6 +148,9 @@ const configSchema = z.object({
   // About 13 KiB of heap per principal (bench/RESULTS.md): 20,000 is some 260 MiB.
   CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(20_000),
   CACHE_MAX_STALENESS_MS: z.coerce.number().int().min(0).default(5000),
+  // With PostgreSQL away an instance cannot tell a revoke made through another instance from no
+  // write at all: cached answers are kept this long after they were last confirmed current, then 503.
+  CACHE_MAX_DEGRADED_MS: milliseconds(0, 86_400_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   POLICIES_DIR: z.string().min(1).optional(),
   // Each hash keeps a core busy for tens of milliseconds on one of libuv's pool threads (4

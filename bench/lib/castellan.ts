@@ -1,10 +1,17 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
-/** The repository root, found from dist/bench/lib at run time. */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+/** The repository root: the nearest folder up with package.json and policies/ (from dist/bench/lib, or bench/lib when a test runs the source). */
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'policies'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no repository root above ${from}`);
+  }
+}
+export const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 interface MigratorModule {
   migrateToLatest(db: Kysely<object>): Promise<string[]>;

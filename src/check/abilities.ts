@@ -52,6 +52,8 @@ export interface AbilityProviderOptions {
   bus: PolicyBus;
   maxEntries: number;
   maxStalenessMs: number;
+  /** CACHE_MAX_DEGRADED_MS: how long after its last confirmation a cached entry may answer while PostgreSQL cannot be read (default 30 s). */
+  maxDegradedMs?: number;
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
@@ -105,6 +107,11 @@ function createConfirmations(maxStalenessMs: number, maxCompanies: number) {
     at(companyId: string, version: string, now: number): number | undefined {
       const read = reads.get(companyId);
       return read !== undefined && read.version === version && now - read.at <= maxStalenessMs ? read.at : undefined;
+    },
+    /** When `version` was last read as the company's current one, however long ago. */
+    lastAt(companyId: string, version: string): number | undefined {
+      const read = reads.get(companyId);
+      return read?.version === version ? read.at : undefined;
     },
     forget: (companyId: string) => void reads.delete(companyId),
     clear: () => reads.clear(),
@@ -171,6 +178,7 @@ function standingOf(companyId: string, userId: string, loaded: LoadedPrincipal):
 export function createAbilityProvider(options: AbilityProviderOptions): AbilityProvider {
   const { policies, source, rulesCache, bus, metrics, logger } = options;
   const now = options.now ?? Date.now;
+  const maxDegradedMs = options.maxDegradedMs ?? 30_000;
   const l1 = new LruCache<PrincipalAbility>(options.maxEntries);
   const inFlight = new Map<string, Flight>();
   let flightsStarted = 0;
@@ -201,17 +209,18 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (held?.text !== text) versions.set(companyId, '', (held = { text, value: BigInt(text) }));
     return held;
   };
-  const entryFor = (companyId: string, rules: CompiledRule[], projects: ReadonlySet<string>, version: string, standing?: string): PrincipalAbility => {
+  /** `validatedAt`: when the read that found `version` current started; a slow answer must not make the entry look newer. */
+  const entryFor = (companyId: string, rules: CompiledRule[], projects: ReadonlySet<string>, version: string, validatedAt: number, standing?: string): PrincipalAbility => {
     const [prefix, groups] = compact.build(companyId, rules, projects);
     const shared = versionOf(companyId, version);
-    return new CachedAbility(prefix, groups, projects, shared.value, shared.text, now(), standing);
+    return new CachedAbility(prefix, groups, projects, shared.value, shared.text, validatedAt, standing);
   };
 
   /** What any principal of a company that does not exist compiles to (nothing), built once. */
   let nobody: ReturnType<typeof compact.build> | undefined;
-  const nobodyEntry = (companyId: string): PrincipalAbility => {
+  const nobodyEntry = (companyId: string, validatedAt: number): PrincipalAbility => {
     nobody ??= compact.build('', compileStoredPrincipal(policies, { membership: null, companyRolePermissions: null, projectGrants: [] }), NO_PROJECTS);
-    return new CachedAbility(nobody[0], nobody[1], NO_PROJECTS, 0n, '0', now(), `company ${companyId} is not known`);
+    return new CachedAbility(nobody[0], nobody[1], NO_PROJECTS, 0n, '0', validatedAt, `company ${companyId} is not known`);
   };
 
   /**
@@ -318,7 +327,8 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       });
       if (stored?.version === l2.version) projects = projectSets.share(companyId, stored.version, stored.ids);
     }
-    return projects ? entryFor(companyId, l2.rules, projects, l2.version) : undefined;
+    // Answers once and is not kept: its confirmation is judged by the caller.
+    return projects ? entryFor(companyId, l2.rules, projects, l2.version, 0) : undefined;
   }
 
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
@@ -336,17 +346,22 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       confirmed.note(companyId, version, started);
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
-      // PostgreSQL is away: an entry already cached may still answer (degraded), if new enough for its caller.
+      // PostgreSQL is away: an entry already cached may still answer (degraded), if new enough for its caller
+      // and confirmed current recently enough. Another instance may be writing meanwhile (this one cannot tell
+      // a cut of its own from an outage of all), so past the bound it fails closed.
       const fallback = cached ?? (await degradedFromL2(companyId, await l2Promise));
-      if (fallback) {
-        logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
-        return { entry: fallback, current: false };
+      if (!fallback) throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
+      // An entry from L2 was compiled elsewhere, at a time unknown here: only this instance's read of its version counts.
+      const confirmedAt = Math.max(cached?.validatedAt ?? -Infinity, confirmed.lastAt(companyId, fallback.versionText) ?? -Infinity);
+      if (now() - confirmedAt > maxDegradedMs) {
+        throw new UnavailableError(`the policy store is unreachable and what is cached was last confirmed current more than ${maxDegradedMs} ms ago`, { dependency: 'postgres' });
       }
-      throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
+      logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
+      return { entry: fallback, current: false };
     }
 
     if (cached && cached.versionText === version) {
-      cached.validatedAt = now();
+      cached.validatedAt = Math.max(cached.validatedAt, started);
       metrics.staleRefreshes.inc({ result: 'kept' });
       return { entry: cached, current: true };
     }
@@ -354,7 +369,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (!companyExists) {
       // No company, so no member: nothing to read or compile. Checks naming ids that do not
       // exist (mistakes, or a flood of them) cost one primary-key lookup each.
-      const entry = nobodyEntry(companyId);
+      const entry = nobodyEntry(companyId, started);
       remember(companyId, userId, entry, forgottenAtStart);
       return { entry, current: true };
     }
@@ -364,7 +379,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     if (l2 && l2.version === version && l2.rules.length > 0) {
       const projects = await projectsAt(companyId, version);
       if (projects) {
-        const entry = entryFor(companyId, l2.rules, projects, l2.version);
+        const entry = entryFor(companyId, l2.rules, projects, l2.version, started);
         remember(companyId, userId, entry, forgottenAtStart);
         return { entry, current: true };
       }
@@ -392,7 +407,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const rules = compileStoredPrincipal(policies, loaded);
     confirmed.note(companyId, loadedVersion, loadStarted);
     const standing = rules.length === 0 ? standingOf(companyId, userId, loaded) : undefined;
-    const entry = entryFor(companyId, rules, projects, loadedVersion, standing);
+    const entry = entryFor(companyId, rules, projects, loadedVersion, loadStarted, standing);
     metrics.compileDuration.observe((now() - started) / 1000);
     remember(companyId, userId, entry, forgottenAtStart);
     if (rulesCache && loaded.version !== null && standing === undefined) {
@@ -429,9 +444,13 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     for (let round = 0; round < 2; round++) {
       const flight = inFlight.get(key) ?? startFlight(key, companyId, userId);
       const { entry, current } = await flight.result;
-      if (entry.version >= floor) return entry;
+      // A load joined under way is current as of its read's start, before this call: when that read
+      // took longer than the staleness bound (a stalled connection, answered when the stall ended),
+      // one more load, started after this call, decides.
+      const staleOnArrival = current && flight.id < calledAt && now() - entry.validatedAt > options.maxStalenessMs;
+      if (entry.version >= floor && !staleOnArrival) return entry;
       if (!current) throw new UnavailableError('the policy store is unreachable and nothing cached is new enough', { dependency: 'postgres' });
-      if (flight.id >= calledAt) throw storeBehind(entry.versionText, floor, minVersion);
+      if (entry.version < floor && flight.id >= calledAt) throw storeBehind(entry.versionText, floor, minVersion);
     }
     throw new UnavailableError(`no load of the principal reached version ${floor}`);
   }

@@ -293,4 +293,78 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       expect(observed.count('loadPrincipal')).toBe(1);
     });
   });
+  describe('staleness counted from when PostgreSQL was read, not from when its answer arrived', () => {
+    /**
+     * A slow PostgreSQL (or network) hands a read's result back long after its snapshot was
+     * taken; a write can commit in between. The entry is current as of the read's start: the
+     * staleness bound counts from there, else a revoke acknowledged more than
+     * CACHE_MAX_STALENESS_MS ago is still answered from the older version.
+     */
+    const staleness = 1000;
+    function clocked(source: PrincipalSource) {
+      const clock = { now: 1_000_000 };
+      const bus = createLocalPolicyBus(); // nobody announces: as if the version notice were lost
+      const provider = createAbilityProvider({ policies, source, rulesCache: null, bus, maxEntries: 100, maxStalenessMs: staleness, metrics, logger, now: () => clock.now });
+      return { clock, provider };
+    }
+    const revoke = (c: string) => writeAndBump(store.db, c, (trx) => trx.deleteFrom('project_grants').where('company_id', '=', c).where('user_id', '=', 'u1').execute());
+
+    it('a re-validation whose answer came late', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { clock, provider } = clocked(observed.source);
+      expect(viewsProject(await provider.get(c, 'u1', undefined), 'p1').allowed).toBe(true);
+      clock.now += staleness + 500; // stale: the next check reads the version again
+      observed.hold();
+      const revalidated = Promise.resolve(provider.get(c, 'u1', undefined));
+      await observed.settled(); // the version (1) is read; its answer is on its way
+      const revokedAt = clock.now;
+      expect(await revoke(c)).toBe('2');
+      clock.now += 800; // the answer arrives 800 ms after the read
+      observed.release();
+      expect((await revalidated).versionText).toBe('1'); // current when asked
+      clock.now = revokedAt + staleness + 100; // the revoke is older than the bound now
+      const later = await provider.get(c, 'u1', undefined);
+      expect(later.versionText).toBe('2');
+      expect(viewsProject(later, 'p1').allowed).toBe(false);
+    });
+
+    it('a load whose read took longer than the bound is not handed out: a new read decides (the chaos harness found it under a PostgreSQL stall)', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { clock, provider } = clocked(observed.source);
+      expect(viewsProject(await provider.get(c, 'u1', undefined), 'p1').allowed).toBe(true);
+      clock.now += staleness + 500;
+      observed.hold();
+      const first = Promise.resolve(provider.get(c, 'u1', undefined));
+      await observed.settled(); // version 1 read at the start of the stall; its answer is held
+      const revokedAt = clock.now;
+      expect(await revoke(c)).toBe('2');
+      clock.now = revokedAt + staleness + 5000; // long after the revoke, a check joins the load still under way
+      const joined = Promise.resolve(provider.get(c, 'u1', undefined));
+      observed.release(); // the stall ends
+      // The first check's read started after it was asked: version 1 was current then.
+      expect((await first).versionText).toBe('1');
+      // The one that joined gets no data older than the bound at the time it asked.
+      const answer = await joined;
+      expect(answer.versionText).toBe('2');
+      expect(viewsProject(answer, 'p1').allowed).toBe(false);
+    });
+
+    it('a cold load whose answer came late', async () => {
+      const c = await company();
+      const observed = observedSource(storeSource(store.db));
+      const { clock, provider } = clocked(observed.source);
+      const { answer } = await missHeldAfterSnapshot(observed, () => provider.get(c, 'u1', undefined));
+      const revokedAt = clock.now;
+      expect(await revoke(c)).toBe('2');
+      clock.now += 800;
+      observed.release();
+      expect((await answer).versionText).toBe('1');
+      clock.now = revokedAt + staleness + 100;
+      const later = await provider.get(c, 'u1', undefined);
+      expect(later.versionText).toBe('2');
+      expect(viewsProject(later, 'p1').allowed).toBe(false);
+    });
+  });
 });

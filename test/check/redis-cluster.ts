@@ -57,8 +57,18 @@ describe.skipIf(!servicesUp || !redisBinariesPresent)('Redis Cluster (REDIS_CLUS
     expect((await two.check(two.b, 'u4', during)).body).toMatchObject({ allowed: true, version: during });
     expect((await two.check(two.b, 'u5', during)).body).toMatchObject({ allowed: true, version: during });
 
+    // Healthy alone is not enough: until the other nodes mark the victim failed, the cluster
+    // still says ok with the victim as the slot's master.
+    const servingPort = async () => {
+      try {
+        return cluster.masterOfSlot(slot).port;
+      } catch {
+        return victim.port; // no live master yet: the replica is still being promoted
+      }
+    };
+    const promoted = await waitFor(servingPort, (port) => port !== victim.port, 60_000);
+    expect(promoted).not.toBe(victim.port);
     await cluster.waitHealthy(30_000);
-    expect(cluster.masterOfSlot(slot).port).not.toBe(victim.port);
     // B hears of the write it missed: its subscription is made again on the new master, and its cache is cleared.
     expect(await two.untilBDenies('u2', 30_000)).toMatchObject({ status: 200, body: { ...DENIED, version: during } });
     // And later writes reach it as notices again.

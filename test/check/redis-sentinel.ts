@@ -64,6 +64,6 @@ describe.skipIf(!servicesUp || !redisBinariesPresent)('Redis Sentinel (REDIS_SEN
     // Rules are cached on the new master again.
     expect((await two.check(two.a, 'u20')).body).toMatchObject({ allowed: true });
     expect(await rulesKeysOn(redis.replica.port, 'u20')).toHaveLength(1);
-    expect(await waitFor(() => api(two.b.url, 'GET', '/readyz'), (reply) => reply.status === 200, 10_000)).toMatchObject({ status: 200 });
+    expect(await waitFor(() => api(two.b.url, 'GET', '/readyz'), (reply) => reply.status === 200, 40_000)).toMatchObject({ status: 200 });
   }, 180_000);
 });
