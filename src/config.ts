@@ -249,3 +249,13 @@ export function isLoopback(host: string): boolean {
   // BlockList also matches IPv4-mapped forms (::ffff:127.0.0.1) against the IPv4 subnet.
   return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
+
+/**
+ * Where a server started with this configuration is reached from this machine: PUBLIC_URL, else
+ * its HOST and PORT, a wildcard address on loopback. For the command-line tools that talk to it.
+ */
+export function serverUrl(config: Pick<Config, 'PUBLIC_URL' | 'HOST' | 'PORT'>): string {
+  if (config.PUBLIC_URL) return config.PUBLIC_URL;
+  const host = ['0.0.0.0', '::', '127.0.0.1'].includes(config.HOST) ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+  return `http://${host}:${config.PORT}`;
+}

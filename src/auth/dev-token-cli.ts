@@ -1,6 +1,5 @@
 import { ConfigError, loadConfig } from '../config.js';
-import { readDevSecret, usesDevSecret } from './dev-secret.js';
-import { signDevToken } from './dev-token.js';
+import { devSigningKey, signDevToken } from './dev-token.js';
 
 // npm run -s dev-token -- <userId> [email] [minutes]: an HS256 token, as a development identity
 // provider would issue it, signed with AUTH_JWT_SECRET or, in embedded mode with nothing
@@ -28,13 +27,6 @@ try {
 } catch (error) {
   fail(error instanceof ConfigError ? error.message : String(error), 1);
 }
-const secret = config.AUTH_JWT_SECRET ?? (usesDevSecret(config) ? readDevSecret(config.DATA_DIR) : undefined);
-if (!secret) {
-  fail(
-    usesDevSecret(config)
-      ? `no development secret in ${config.DATA_DIR} yet: start the server once (npm start), which creates it`
-      : 'no secret to sign with: set AUTH_JWT_SECRET (32+ characters), the one the server is configured with',
-    1,
-  );
-}
-console.log(await signDevToken(config, secret, sub, email, Number(minutesText)));
+const key = devSigningKey(config);
+if ('problem' in key) fail(key.problem, 1);
+console.log(await signDevToken(config, key.secret, sub, email, Number(minutesText)));

@@ -1,5 +1,6 @@
 import { SignJWT } from 'jose';
 import type { Config } from '../config.js';
+import { readDevSecret, usesDevSecret } from './dev-secret.js';
 
 /**
  * An HS256 token as a development identity provider would issue it; an email given counts as
@@ -10,4 +11,22 @@ export function signDevToken(config: Pick<Config, 'AUTH_ISSUER' | 'AUTH_AUDIENCE
   if (config.AUTH_ISSUER) token = token.setIssuer(config.AUTH_ISSUER);
   if (config.AUTH_AUDIENCE) token = token.setAudience(config.AUTH_AUDIENCE);
   return token.sign(new TextEncoder().encode(secret));
+}
+
+/**
+ * What development tokens are signed with, as the server verifies them: AUTH_JWT_SECRET, else
+ * the secret an embedded instance keeps in DATA_DIR; or why there is nothing to sign with.
+ * Shared by `npm run dev-token` and `npm run demo`.
+ */
+export type DevSigningKey = { secret: string } | { problem: string };
+
+export function devSigningKey(config: Config): DevSigningKey {
+  if (config.AUTH_JWT_SECRET) return { secret: config.AUTH_JWT_SECRET };
+  const generated = usesDevSecret(config) ? readDevSecret(config.DATA_DIR) : undefined;
+  if (generated) return { secret: generated };
+  return {
+    problem: usesDevSecret(config)
+      ? `no development secret in ${config.DATA_DIR} yet: start the server once (npm start), which creates it`
+      : 'no secret to sign with: set AUTH_JWT_SECRET (32+ characters), the one the server is configured with',
+  };
 }

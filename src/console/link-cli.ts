@@ -1,8 +1,9 @@
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readDevSecret, usesDevSecret } from '../auth/dev-secret.js';
-import { signDevToken } from '../auth/dev-token.js';
-import { loadConfig, type Config } from '../config.js';
+import { devSigningKey, signDevToken } from '../auth/dev-token.js';
+import { loadConfig, serverUrl, type Config } from '../config.js';
 
 /**
  * npm run -s console:link -- <userId> [email] [--company <id> [--create <name>]] [--minutes 60]
@@ -17,15 +18,12 @@ export function consoleLink(base: string, token: string, company?: string, creat
   return `${base.replace(/\/+$/, '')}/console/#${fragment}`;
 }
 
-export function baseUrl(config: Pick<Config, 'PUBLIC_URL' | 'HOST' | 'PORT'>): string {
-  if (config.PUBLIC_URL) return config.PUBLIC_URL;
-  const host = ['0.0.0.0', '::', '127.0.0.1'].includes(config.HOST) ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
-  return `http://${host}:${config.PORT}`;
-}
+export const baseUrl = serverUrl;
 
 /** As dev-token signs: AUTH_JWT_SECRET, else the development secret an embedded instance keeps in DATA_DIR. */
 function secretOf(config: Config): string | undefined {
-  return config.AUTH_JWT_SECRET ?? (usesDevSecret(config) ? readDevSecret(config.DATA_DIR) : undefined);
+  const key = devSigningKey(config);
+  return 'secret' in key ? key.secret : undefined;
 }
 
 async function main(): Promise<void> {
@@ -44,4 +42,6 @@ async function main(): Promise<void> {
   console.log(consoleLink(baseUrl(config), token, values.company, values.create));
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${path.resolve(process.argv[1])}`).href) await main();
+// Run as a command, not imported (tests import it): compared as real paths, since node gives
+// import.meta.url through symlinks resolved and argv[1] as typed (a linked install printed nothing).
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(path.resolve(process.argv[1]))).href) await main();
