@@ -53,6 +53,14 @@ describe('config', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://primary/db', DATABASE_READ_URL: 'postgres://replica/db' }).DATABASE_READ_URL).toBe('postgres://replica/db');
   });
 
+  it('CACHE_MAX_DEGRADED_MS: 30 s by default, 0 allowed (never answer from cache once PostgreSQL is needed), a bad value one line', () => {
+    expect(loadConfig({}).CACHE_MAX_DEGRADED_MS).toBe(30_000);
+    expect(loadConfig({ CACHE_MAX_DEGRADED_MS: '0' }).CACHE_MAX_DEGRADED_MS).toBe(0);
+    expect(() => loadConfig({ CACHE_MAX_DEGRADED_MS: '-1' })).toThrow(
+      new ConfigError('Invalid configuration:\n  CACHE_MAX_DEGRADED_MS: must be a whole number of milliseconds from 0 to 86400000 (got "-1")'),
+    );
+  });
+
   it('a bad PORT is a clear error', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(new ConfigError('Invalid configuration:\n  PORT: must be a whole number from 0 to 65535 (got "eighty")'));
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT: must be a whole number from 0 to 65535/);
