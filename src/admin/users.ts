@@ -2,13 +2,9 @@ import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Caller } from './context.js';
 
-/**
- * Case folding for email addresses, in ASCII only: Unicode folding makes look-alikes equal
- * (the Kelvin sign, U+212A, lowercases to k), and an invitation must reach the address invited.
- */
-export function asciiLowerCase(text: string): string {
-  return text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
-}
+// ASCII-only case folding lives with the email rules; admin code folds with the same function.
+export { asciiLowerCase } from '../auth/email.js';
+import { asciiLowerCase } from '../auth/email.js';
 
 /** SQL's lower() folds by the database's locale, look-alikes included: this folds A-Z only. */
 export function asciiLowerSql(text: RawBuilder<string | null>): RawBuilder<string> {
