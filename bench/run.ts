@@ -92,7 +92,8 @@ async function startBaseline(ctx: BenchContext, results: Results): Promise<{ bef
     results.scenarios.baseline = { status: 'skipped', reason: build.reason };
     return null;
   }
-  const before = await startCastellan('castellan-baseline', ctx.env, { entry: build.entry });
+  if (build.kind === 'whole') ctx.log(`  its hot-path files do not build against this tree's wiring (${build.note?.slice(0, 120)}…): built the whole tree at ${ref} instead`);
+  const before = await startCastellan('castellan-baseline', ctx.env, { entry: build.entry, ...(build.env ? { extraEnv: build.env } : {}) });
   return { before, after: await startCastellan('castellan-after', ctx.env), build };
 }
 
@@ -167,11 +168,12 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
       s.rate = rates.get(after ? 'warmAfter' : 'warm')!;
     }
     if (baseline && summaries.has('warmBaseline') && summaries.has('warmAfter')) {
-      const { ref, commit } = baseline.build;
+      const { ref, commit, kind } = baseline.build;
       s.baseline = {
         status: 'ok',
         ref,
         commit,
+        kind,
         warm: summaries.get('warmBaseline')!,
         rate: rates.get('warmBaseline') ?? null,
         after: { warm: summaries.get('warmAfter')!, rate: rates.get('warmAfter') ?? null },
@@ -187,7 +189,7 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
       s.cold = await coldScenario(ctx, main, split.map((g) => g.main));
       if (baseline) {
         ctx.log(`cold compiles, the baseline (${baseline.build.ref}) and this build interleaved`);
-        s.coldBaseline = { ref: baseline.build.ref, commit: baseline.build.commit, rows: await coldPairScenario(ctx, baseline.before, baseline.after, split.map((g) => g.pair)) };
+        s.coldBaseline = { ref: baseline.build.ref, commit: baseline.build.commit, kind: baseline.build.kind, rows: await coldPairScenario(ctx, baseline.before, baseline.after, split.map((g) => g.pair)) };
       }
     }
   } finally {
@@ -196,11 +198,11 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
 }
 
 /** One instance of a build under `node --cpu-prof`, warm load only; the summary keeps only the samples taken under load. */
-async function profileOne(ctx: BenchContext, label: string, entry: string | undefined): Promise<ProfileResult> {
+async function profileOne(ctx: BenchContext, label: string, entry: string | undefined, extraEnv?: Record<string, string>): Promise<ProfileResult> {
   const dir = path.join(DATA_DIR, 'profiles');
   mkdirSync(dir, { recursive: true });
   const name = `warm-${label}-${Date.now()}.cpuprofile`;
-  const proc = await startCastellan(`castellan-profile-${label}`, ctx.env, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`], ...(entry ? { entry } : {}) });
+  const proc = await startCastellan(`castellan-profile-${label}`, ctx.env, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`], ...(entry ? { entry } : {}), ...(extraEnv ? { extraEnv } : {}) });
   let requestsPerSecond = 0;
   let cpuMicrosPerRequest: number | null = null;
   let window: Window | null = null;
@@ -230,7 +232,7 @@ async function profilePhase(ctx: BenchContext): Promise<ProfileResult[]> {
   const profiles = [await profileOne(ctx, 'this-build', undefined)];
   if (ctx.options.baseline) {
     const build = await buildBaseline(ctx.options.baseline);
-    if (build.ok) profiles.unshift(await profileOne(ctx, `baseline-${ctx.options.baseline}`, build.entry));
+    if (build.ok) profiles.unshift(await profileOne(ctx, `baseline-${ctx.options.baseline}`, build.entry, build.env));
   }
   return profiles;
 }

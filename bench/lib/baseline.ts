@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from './castellan.js';
@@ -33,7 +33,14 @@ export const HOT_PATH_FILES = [
   'src/metrics.ts',
 ];
 
-export type BaselineBuild = { ok: true; ref: string; commit: string; entry: string } | { ok: false; ref: string; reason: string };
+/**
+ * `hot-path`: this tree with the hot-path files of the ref. `whole`: the ref's whole tree, built
+ * on its own, when its hot-path files no longer build against this tree's wiring (the wiring
+ * moved on since); it then runs with its own policy reader and configuration, on this tree's
+ * database and migrations (which only ever add), started without migrating.
+ */
+export type BaselineKind = 'hot-path' | 'whole';
+export type BaselineBuild = { ok: true; ref: string; commit: string; entry: string; kind: BaselineKind; env?: Record<string, string>; note?: string } | { ok: false; ref: string; reason: string };
 
 /**
  * Builds "the same tree with the hot-path files of `ref`" into bench/.data/baseline, so a
@@ -41,6 +48,18 @@ export type BaselineBuild = { ok: true; ref: string; commit: string; entry: stri
  * machine state, with everything else (server, store, config) identical.
  */
 export async function buildBaseline(ref: string): Promise<BaselineBuild> {
+  const swapped = await buildHotPathBaseline(ref);
+  if (swapped.ok) return swapped;
+  const whole = await buildWholeBaseline(ref);
+  return whole.ok ? { ...whole, note: swapped.reason } : { ok: false, ref, reason: `${swapped.reason}; and ${whole.reason}` };
+}
+
+const failure = (ref: string, what: string, error: unknown): BaselineBuild => {
+  const detail = (error as { stdout?: string; stderr?: string }).stdout?.trim() || (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
+  return { ok: false, ref, reason: `could not build ${what} at ${ref}: ${detail.split('\n').slice(0, 5).join(' ')}` };
+};
+
+async function buildHotPathBaseline(ref: string): Promise<BaselineBuild> {
   const dir = path.join(DATA_DIR, 'baseline');
   try {
     const commit = (await run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })).stdout.trim();
@@ -59,9 +78,24 @@ export async function buildBaseline(ref: string): Promise<BaselineBuild> {
       writeFileSync(path.join(dir, file), stdout);
     }
     await run(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', path.join(dir, 'tsconfig.build.json')], { cwd: dir, timeout: 300_000 });
-    return { ok: true, ref, commit, entry: path.join(dir, 'dist/main.js') };
+    return { ok: true, ref, commit, entry: path.join(dir, 'dist/main.js'), kind: 'hot-path' };
   } catch (error) {
-    const detail = (error as { stdout?: string; stderr?: string }).stdout?.trim() || (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
-    return { ok: false, ref, reason: `could not build the baseline at ${ref}: ${detail.split('\n').slice(0, 5).join(' ')}` };
+    return failure(ref, 'the hot-path baseline', error);
+  }
+}
+
+/** The ref's tree as it was (`git archive`), built with this checkout's node_modules (the same dependencies, or newer within their ranges). */
+async function buildWholeBaseline(ref: string): Promise<BaselineBuild> {
+  const dir = path.join(DATA_DIR, 'baseline-whole');
+  try {
+    const commit = (await run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })).stdout.trim();
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    await run('sh', ['-c', `git archive --format=tar ${commit} | tar -x -C "${dir}"`], { cwd: ROOT, maxBuffer: 64 * 2 ** 20 });
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    await run(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', path.join(dir, 'tsconfig.build.json')], { cwd: dir, timeout: 300_000 });
+    return { ok: true, ref, commit, entry: path.join(dir, 'dist/main.js'), kind: 'whole', env: { POLICIES_DIR: path.join(dir, 'policies') } };
+  } catch (error) {
+    return failure(ref, 'the whole tree', error);
   }
 }

@@ -1,4 +1,4 @@
-import { HOT_PATH_FILES } from './baseline.js';
+import { HOT_PATH_FILES, type BaselineKind } from './baseline.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ColdPairRow, ColdResult } from '../scenarios/cold.js';
@@ -22,7 +22,7 @@ export type RatePair = { bursty: RateResult; staggered: RateResult };
 export type ProfileResult = ProfileSummary & { label: string; requestsPerSecond: number; cpuMicrosPerRequest: number | null; window: Window | null };
 /** The same tree with the hot-path files of another commit, run interleaved with this build. */
 export type BaselineOutcome =
-  | { status: 'ok'; ref: string; commit: string; warm: LoadSummary; rate: RatePair | null; after: { warm: LoadSummary; rate: RatePair | null } }
+  | { status: 'ok'; ref: string; commit: string; kind?: BaselineKind; warm: LoadSummary; rate: RatePair | null; after: { warm: LoadSummary; rate: RatePair | null } }
   | Skipped;
 
 export interface Results {
@@ -54,7 +54,7 @@ export interface Results {
     rate?: RatePair;
     peer?: PeerOutcome;
     cold?: ColdResult[];
-    coldBaseline?: { ref: string; commit: string; rows: ColdPairRow[] };
+    coldBaseline?: { ref: string; commit: string; kind?: BaselineKind; rows: ColdPairRow[] };
     invalidation?: InvalidationOutcome;
     memory?: MemoryResult;
     baseline?: BaselineOutcome;
@@ -204,7 +204,7 @@ function coldPairSection(pair: Results['scenarios']['coldBaseline']): string[] {
   return [
     '### Cold compile before and after',
     '',
-    `Other principals of the same company, never seen by either instance, asked one at a time alternately of "before" (this tree with the hot-path and load-path files of \`${pair.ref}\`, ${pair.commit.slice(0, 10)}) and "after" (this tree). Both read the same database, with this tree's migrations applied.`,
+    `Other principals of the same company, never seen by either instance, asked one at a time alternately of "before" (${pair.kind === 'whole' ? 'the whole tree' : 'this tree with the hot-path and load-path files'} of \`${pair.ref}\`, ${pair.commit.slice(0, 10)}) and "after" (this tree). Both read the same database, with this tree's migrations applied.`,
     '',
     '| project grants | build | principals | p50 | p90 | p99 | max | mean | server CPU µs per check | non-2xx | errors | wrong decisions |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -342,7 +342,7 @@ function baselineSection(r: Results): string[] {
   return [
     '## Before and after the warm-path change',
     '',
-    `Both builds ran in this invocation, each in a fresh instance warmed with the same principals, under the same load, interleaved: "before" is this tree with the hot-path files (${HOT_PATH_FILES.map((f) => `\`${f}\``).join(', ')}) taken from \`${b.ref}\` (${b.commit.slice(0, 10)}), "after" is this tree. The fixed-rate runs use the same rate for both${rate ? ` (${int(rate.bursty.overallRate ?? 0)} req/s, half of the after build's peak)` : ''}.`,
+    `Both builds ran in this invocation, each in a fresh instance warmed with the same principals, under the same load, interleaved: "before" is ${b.kind === 'whole' ? `the whole tree at \`${b.ref}\` (${b.commit.slice(0, 10)}), built on its own with its own policy files (its hot-path files no longer build against this tree's wiring), on this tree's database` : `this tree with the hot-path files (${HOT_PATH_FILES.map((f) => `\`${f}\``).join(', ')}) taken from \`${b.ref}\` (${b.commit.slice(0, 10)})`}, "after" is this tree. The fixed-rate runs use the same rate for both${rate ? ` (${int(rate.bursty.overallRate ?? 0)} req/s, half of the after build's peak)` : ''}.`,
     '',
     '| build | requests/s | p50 | p99 | p99.9 | server CPU µs/req | p50 / p99 at the fixed rate, one instance | the same, staggered | non-2xx | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
