@@ -67,10 +67,11 @@ async function suggestFirstCompany(app: Castellan, url: string): Promise<void> {
   if (!app.developmentIdentity) return;
   const any = await app.store.db.selectFrom('companies').select('id').limit(1).execute().catch(() => [{ id: '?' }]);
   if (any.length > 0) return;
-  const token = '$(npm run -s dev-token -- ada ada@example.test)';
+  // ada's verified address at acme.test proves the domain (D4), so she is a Member of acme, as in `npm run demo`.
+  const token = '$(npm run -s dev-token -- ada ada@acme.test)';
   process.stdout.write(
     `# No company yet. Paste this to create one, owned by ada (a development user):\n` +
-      `curl -s ${url}/v1/companies -H "authorization: Bearer ${token}" -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme"}'\n`,
+      `curl -s ${url}/v1/companies -H "authorization: Bearer ${token}" -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme", "domains": ["acme.test"]}'\n`,
   );
 }
 

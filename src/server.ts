@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import express, { Router, type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
+import express, { Router, type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
+import { jsonText } from './http/json.js';
 import type { DocumentedRoute } from './http/openapi.js';
 import { REQUEST_ID_HEADER, requestIdFrom, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -179,7 +180,7 @@ export const OPERATIONS_ROUTES: readonly DocumentedRoute[] = [
 
 /** Serves the document built once at start-up. */
 export function openApiRouter(document: Record<string, unknown>): Router {
-  const text = JSON.stringify(document);
+  const text = jsonText(document);
   const router = Router();
   router.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(text);
@@ -191,6 +192,11 @@ function createExpressApp(parts: Omit<ServerParts, 'checkHandler'>): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Every res.json of the admin API, the errors and the operations endpoints: one serialisation, ending in a newline like sendJson's.
+  app.response.json = function json(this: Response, body: unknown) {
+    if (!this.get('content-type')) this.type('application/json');
+    return this.send(jsonText(body));
+  };
   app.use(accessLog(parts.logger));
   app.use(express.json({ limit: '1mb', strict: true, type: ['application/json', 'application/*+json'] }));
 

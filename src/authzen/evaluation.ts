@@ -111,7 +111,7 @@ export function createEvaluator(deps: { catalog: Catalog; service: CheckService 
       if (item instanceof CastellanError) answer = itemError(item.status, item.message);
       else {
         const loaded = await load(item);
-        answer = 'error' in loaded ? itemError(loaded.error.status, loaded.error.message) : decisionOf(checkAnswer(catalog, loaded.entry, item.question));
+        answer = 'error' in loaded ? itemError(loaded.error.status, loaded.error.message) : decisionOf(checkAnswer(catalog, loaded.entry, item.question, companyId));
       }
       answers.push(answer);
       if (semantic === 'deny_on_first_deny' && !answer.decision) break;

@@ -150,7 +150,7 @@ export function createSearcher(deps: { policies: Policies; service: CheckService
     const questions = spec.actions.map((name) => questionOf(catalog, { name }, body.resource, ''));
     const paging = pagingOf('action', companyId, body, { subject: body.subject, resource: body.resource });
     const entry = await service.ability(companyId, userId, paging.minVersion);
-    const allowed = questions.filter((q) => checkAnswer(catalog, entry, q).allowed).map((q) => q.action);
+    const allowed = questions.filter((q) => checkAnswer(catalog, entry, q, companyId).allowed).map((q) => q.action);
     const start = paging.after === null ? 0 : allowed.indexOf(paging.after) + 1;
     return pageOf(allowed.slice(start, start + paging.limit + 1), paging, entry.versionText, (name) => ({ name }));
   }

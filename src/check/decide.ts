@@ -62,11 +62,11 @@ function projectNamed(attribute: string, resource: CheckResource): unknown {
  * project must be registered in the company, and a question that names no project is about
  * none of them. Asked only after a rule allowed: a deny costs nothing more.
  */
-function unregisteredProject(type: string, attribute: string, project: unknown, projects: ReadonlySet<string>): string | null {
+function unregisteredProject(type: string, attribute: string, project: unknown, projects: ReadonlySet<string>, companyId: string | undefined): string | null {
   if (project === undefined) return `${type} checks need ${attribute === 'id' ? 'resource.id' : `resource.attributes.${attribute}`}; none was given`;
   if (projects.has(project as string)) return null;
   // Only an id can be registered; anything else is named as error messages name client input.
-  return `project ${typeof project === 'string' && ID_PATTERN.test(project) ? project : shown(project)} is not registered in the company`;
+  return `project ${typeof project === 'string' && ID_PATTERN.test(project) ? project : shown(project)} is not registered in ${companyId ?? 'the company'}`;
 }
 
 /**
@@ -75,11 +75,11 @@ function unregisteredProject(type: string, attribute: string, project: unknown, 
  * names no project or an unregistered one, and only then the missing rule. Built on the deny
  * path only; the standing is a string made when the entry was loaded.
  */
-function denialReason(type: TypeInfo, projects: ReadonlySet<string>, question: CheckQuestion, standing: string | undefined): string {
+function denialReason(type: TypeInfo, projects: ReadonlySet<string>, question: CheckQuestion, standing: string | undefined, companyId: string | undefined): string {
   if (standing !== undefined) return standing;
   const attribute = type.projectAttribute;
   if (attribute !== undefined && !isProjectCreation(question.action, question.resource.type)) {
-    const why = unregisteredProject(question.resource.type, attribute, projectNamed(attribute, question.resource), projects);
+    const why = unregisteredProject(question.resource.type, attribute, projectNamed(attribute, question.resource), projects, companyId);
     if (why !== null) return why;
   }
   return `no rule allows ${question.action} ${question.resource.type}${question.field ? ` (${question.field})` : ''}`;
@@ -88,16 +88,17 @@ function denialReason(type: TypeInfo, projects: ReadonlySet<string>, question: C
 /**
  * Takes one decision on a warm ability and the company's registered projects at the same
  * version. Pure: the same ability, projects, question and standing give the same answer.
+ * `companyId` only names the company in a deny's reason.
  */
-export function decide(catalog: Catalog, ability: RuleFinder, projects: ReadonlySet<string>, question: CheckQuestion, standing?: string): Decision {
+export function decide(catalog: Catalog, ability: RuleFinder, projects: ReadonlySet<string>, question: CheckQuestion, standing?: string, companyId?: string): Decision {
   const type = vocabularyOf(catalog).types.get(question.resource.type)!;
   const object = resourceObject(type, question.resource);
   const rule = ability.relevantRuleFor(question.action, object, question.field);
-  if (rule === null) return { allowed: false, reason: denialReason(type, projects, question, standing) };
+  if (rule === null) return { allowed: false, reason: denialReason(type, projects, question, standing, companyId) };
   const attribute = type.projectAttribute;
   const project = attribute === undefined ? undefined : projectNamed(attribute, question.resource);
   if (attribute !== undefined && !rule.inverted && !isProjectCreation(question.action, question.resource.type)) {
-    const unregistered = unregisteredProject(question.resource.type, attribute, project, projects);
+    const unregistered = unregisteredProject(question.resource.type, attribute, project, projects, companyId);
     if (unregistered !== null) return { allowed: false, reason: unregistered };
   }
   let reason = rule.reason ?? (rule.inverted ? 'a rule forbids it' : 'a rule allows it');

@@ -64,7 +64,7 @@ function checkCase(policies: Policies, principal: SuitePrincipal, testCase: Chec
   const base = { suite: suite.name, file: suite.file, index, label, expected: testCase.allowed };
   try {
     const question = parseQuestion(policies.catalog, testCase, `cases.${index}`, new Set(['action', 'resource', 'field', 'allowed']));
-    const decision = decide(policies.catalog, principal.ability, principal.projects, question);
+    const decision = decide(policies.catalog, principal.ability, principal.projects, question, undefined, suite.company);
     return { ...base, actual: decision.allowed, reason: decision.reason, passed: decision.allowed === testCase.allowed };
   } catch (error) {
     return { ...base, actual: null, reason: (error as Error).message, passed: false };

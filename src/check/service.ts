@@ -108,7 +108,7 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       // The envelope has refused unknown keys of the body already (CHECK_KEYS holds the question's too).
       const question = parseQuestion(catalog, body, '', null);
       const entry = abilityFor(companyId, userId, minVersion);
-      return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question)) : checkAnswer(catalog, entry, question);
+      return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question, companyId)) : checkAnswer(catalog, entry, question, companyId);
     },
 
     /**
@@ -118,13 +118,13 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
      */
     decideParsed(companyId: string, userId: string, minVersion: bigint | undefined, question: CheckQuestion): CheckAnswer | Promise<CheckAnswer> {
       const entry = abilities.get(companyId, userId, minVersion);
-      return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question)) : checkAnswer(catalog, entry, question);
+      return entry instanceof Promise ? entry.then((e) => checkAnswer(catalog, e, question, companyId)) : checkAnswer(catalog, entry, question, companyId);
     },
 
     /** Several parsed questions for one principal, answered from one version. */
     async decideAll(companyId: string, userId: string, minVersion: bigint | undefined, questions: readonly CheckQuestion[]): Promise<BatchAnswer> {
       const entry = await abilities.get(companyId, userId, minVersion);
-      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q, entry.standing)) };
+      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q, entry.standing, companyId)) };
     },
 
     /** The principal's ability, for answers built from many decisions (AuthZEN search). */
@@ -138,7 +138,7 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
       }
       const questions = checks.map((item, i) => parseQuestion(catalog, item, `checks.${i}`));
       const entry = await abilityFor(companyId, userId, minVersion);
-      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q, entry.standing)) };
+      return { version: entry.versionText, results: questions.map((q) => decide(catalog, entry.ability, entry.projects, q, entry.standing, companyId)) };
     },
 
     /** Compares If-None-Match before exporting: an unchanged principal costs an L1 lookup, not an export. */
@@ -169,8 +169,8 @@ export function createCheckService(deps: { catalog: Catalog; abilities: AbilityP
 export type CheckService = ReturnType<typeof createCheckService>;
 
 /** One decision with the version it was taken at; a plain function, so an L1 hit allocates no closure. */
-export function checkAnswer(catalog: Catalog, entry: PrincipalAbility, question: CheckQuestion): CheckAnswer {
-  const decision = decide(catalog, entry.ability, entry.projects, question, entry.standing);
+export function checkAnswer(catalog: Catalog, entry: PrincipalAbility, question: CheckQuestion, companyId: string): CheckAnswer {
+  const decision = decide(catalog, entry.ability, entry.projects, question, entry.standing, companyId);
   return { allowed: decision.allowed, reason: decision.reason, version: entry.versionText };
 }
 

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { Router, type Response } from 'express';
 import type { Catalog } from '../policy/catalog.js';
 import { NotFoundError } from '../errors.js';
+import { jsonText } from '../http/json.js';
 
 /**
  * The console's files, built by `npm run build` (console/build.mjs). Both src/console/ and
@@ -54,7 +55,7 @@ function secure(res: Response): void {
 export function createConsoleRouter(options: ConsoleOptions): Router {
   const assets = options.assets ?? CONSOLE_ASSETS;
   const router = Router();
-  const config = JSON.stringify({ tokenUrl: options.tokenUrl ?? null, catalog: options.catalog });
+  const config = jsonText({ tokenUrl: options.tokenUrl ?? null, catalog: options.catalog });
   // Relative URLs in the page resolve against /console/; express matches both spellings here.
   router.get('/console', (req, res, next) => (req.path === '/console' ? res.redirect(301, '/console/') : next()));
   router.get('/console/config.json', (_req, res) => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CheckAnswer, CheckService, VerifyToken } from '../check/service.js';
 import { createSecretGuard } from '../check/check-token.js';
 import { CastellanError, UnauthenticatedError, UnavailableError } from '../errors.js';
+import { jsonText } from '../http/json.js';
 import type { DocumentedRoute } from '../http/openapi.js';
 import { createWriteBatch } from '../http/write-batch.js';
 import type { Logger } from '../log.js';
@@ -126,7 +127,7 @@ export function createForwardAuthHandler(deps: ForwardAuthDeps) {
       headers[ANSWER_HEADERS.reason] = visible(answer.reason);
       // Caddy and Traefik hand a refusal's answer to the client as it is: the contract's error body.
       const code = answer.status === 401 ? 'unauthenticated' : answer.status === 403 ? 'forbidden' : 'unavailable';
-      body = JSON.stringify({ error: { code, message: answer.reason } });
+      body = jsonText({ error: { code, message: answer.reason } });
       headers['content-type'] = 'application/json; charset=utf-8';
       if (answer.status === 401) headers['www-authenticate'] = answer.tokenGiven ? `Bearer error="invalid_token", error_description="${quotable(answer.reason)}"` : 'Bearer';
     }

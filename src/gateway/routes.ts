@@ -70,7 +70,7 @@ export function createRouteCaseRunner(policies: Policies, matcher: PolicyRouteMa
     for (const { companyId, question } of bound.checks) {
       const member = companyId === principal.suite.company && claims.sub === principal.suite.principal.id;
       if (!member) return { status: 403, reason: `${claims.sub} has no membership in company ${companyId}` };
-      const decision = decide(policies.catalog, principal.ability, principal.projects, question);
+      const decision = decide(policies.catalog, principal.ability, principal.projects, question, undefined, companyId);
       if (!decision.allowed) return { status: 403, reason: decision.reason };
       reasons.push(decision.reason);
     }

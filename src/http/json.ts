@@ -54,11 +54,17 @@ export function onJsonBody(req: IncomingMessage, limitBytes: number, onBody: (bo
 }
 
 /**
+ * Every JSON answer ends with a newline: `curl` output then ends its line instead of running
+ * into the shell's prompt, and line-oriented tools (jq's slurp aside) see one answer a line.
+ */
+export const jsonText = (body: unknown): string => `${JSON.stringify(body)}\n`;
+
+/**
  * Headers go to writeHead in one object and nothing is set on the response before: that
  * is node's fast path, which stores them as given instead of through setHeader one by one.
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders?: Record<string, string>): void {
-  const text = JSON.stringify(body);
+  const text = jsonText(body);
   const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
   if (extraHeaders) Object.assign(headers, extraHeaders);
   res.writeHead(status, headers);

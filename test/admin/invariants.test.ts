@@ -301,8 +301,8 @@ describe.skipIf(!servicesUp)('authorization invariants: the holes of issue 11 st
       await addMember(db, c, 'ed', 'editor');
       for (const project of ['p-never', 'p-theirs']) {
         const deleted = await check(c, 'olga', 'delete', { type: 'Project', id: project });
-        expect(deleted).toMatchObject({ allowed: false, reason: `project ${project} is not registered in the company` });
-        expect(await check(c, 'ed', 'view', { type: 'Project', id: project })).toMatchObject({ allowed: false, reason: `project ${project} is not registered in the company` });
+        expect(deleted).toMatchObject({ allowed: false, reason: `project ${project} is not registered in ${c}` });
+        expect(await check(c, 'ed', 'view', { type: 'Project', id: project })).toMatchObject({ allowed: false, reason: `project ${project} is not registered in ${c}` });
         expect(await check(c, 'olga', 'invite', { type: 'ProjectMember', attributes: { projectId: project } })).toMatchObject({ allowed: false });
       }
       expect(await check(c, 'ed', 'view', { type: 'Project', id: 'p1' })).toMatchObject({ allowed: true });

@@ -101,7 +101,7 @@ describe.skipIf(!servicesUp)('check API decisions (D-rules)', () => {
     // Issue 18: the deny says what decided, not only that no rule allowed.
     expect(await check('acme', 'collab', 'view', { type: 'Scenario' })).toEqual({ allowed: false, reason: 'Scenario checks need resource.attributes.projectId; none was given', version: '1' });
     expect(await check('acme', 'collab', 'view', { type: 'Scenario', attributes: { projectid: 'p1' } as never })).toMatchObject({ allowed: false, reason: 'Scenario checks need resource.attributes.projectId; none was given' });
-    expect(await check('acme', 'collab', 'delete', { type: 'Scenario', attributes: { projectId: 'p9' } })).toMatchObject({ allowed: false, reason: 'project p9 is not registered in the company' });
+    expect(await check('acme', 'collab', 'delete', { type: 'Scenario', attributes: { projectId: 'p9' } })).toMatchObject({ allowed: false, reason: 'project p9 is not registered in acme' });
     expect(await allowed('acme', 'collab', 'view', { type: 'Project', id: 'p3' })).toBe(false);
     expect(await allowed('acme', 'collab', 'view', { type: 'Scenario' })).toBe(false);
     expect(await allowed('acme', 'collab', 'view', { type: 'Scenario', attributes: { projectId: 'p3' } })).toBe(false);

@@ -13,10 +13,10 @@ describe('policy test runner: registered projects', () => {
     const reasons = runPolicySuite(policies, shipped).map((r) => [r.label, r.passed, r.reason]);
     expect(reasons).toEqual([
       ['view Project p2', true, 'company role editor allows view Project'],
-      ['view Project p-gone', true, 'project p-gone is not registered in the company'],
+      ['view Project p-gone', true, 'project p-gone is not registered in acme'],
       ['view Project', true, 'Project checks need resource.id; none was given'],
       ['edit Scenario p1', true, 'role contributor on project p1 allows edit Scenario'],
-      ['edit Scenario p-gone', true, 'project p-gone is not registered in the company'],
+      ['edit Scenario p-gone', true, 'project p-gone is not registered in acme'],
     ]);
   });
 
@@ -34,7 +34,7 @@ describe('policy test runner: registered projects', () => {
     );
     expect(results.map((r) => [r.passed, r.reason])).toEqual([
       [true, 'project membership on project p1 allows view Project'],
-      [true, 'project p2 is not registered in the company'],
+      [true, 'project p2 is not registered in acme'],
       [true, 'no rule allows create Project'],
     ]);
   });

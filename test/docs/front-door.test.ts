@@ -28,6 +28,33 @@ describe('the front door: GET / and /docs', () => {
     for (const href of ['/docs/', '/openapi.json', '/console/', '/healthz']) expect(text).toContain(`href="${href}"`);
   });
 
+  it('every JSON answer ends with a newline: the hot paths, the admin API, errors, operations and documents (issue 18, item 7)', async () => {
+    const check = { company: 'nobody', principal: { id: 'u' }, action: 'view', resource: { type: 'Project', id: 'p' } };
+    const post = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const answers: Array<[string, Response]> = [
+      ['GET / (json)', await fetch(`${app.url}/`, { headers: { accept: 'application/json' } })],
+      ['/v1/check', await fetch(`${app.url}/v1/check`, post(check))],
+      ['/v1/check/batch', await fetch(`${app.url}/v1/check/batch`, post({ company: 'nobody', principal: { id: 'u' }, checks: [{ action: 'view', resource: { type: 'Project', id: 'p' } }] }))],
+      ['/v1/check invalid', await fetch(`${app.url}/v1/check`, post({ company: 'nobody' }))],
+      ['AuthZEN evaluation', await fetch(`${app.url}/authzen/nobody/access/v1/evaluation`, post({ subject: { type: 'user', id: 'u' }, action: { name: 'view' }, resource: { type: 'Project', id: 'p' } }))],
+      ['forward-auth refusal', await fetch(`${app.url}/v1/forward-auth`, { headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/nowhere' } })],
+      ['admin API 401', await fetch(`${app.url}/v1/companies/acme`)],
+      ['404', await fetch(`${app.url}/no/such/route`)],
+      ['/healthz', await fetch(`${app.url}/healthz`)],
+      ['/readyz', await fetch(`${app.url}/readyz`)],
+      ['/openapi.json', await fetch(`${app.url}/openapi.json`)],
+      ['/console/config.json', await fetch(`${app.url}/console/config.json`)],
+    ];
+    const endings = await Promise.all(
+      answers.map(async ([name, response]) => {
+        const text = await response.text();
+        JSON.parse(text);
+        return [name, response.headers.get('content-type')?.startsWith('application/json') ?? false, text.endsWith('}\n')];
+      }),
+    );
+    expect(endings).toEqual(answers.map(([name]) => [name, true, true]));
+  });
+
   it('/docs redirects to /docs/, which is served with a strict policy; only Swagger UI\'s own files are served beside it', async () => {
     const redirect = await fetch(`${app.url}/docs`, { redirect: 'manual' });
     expect(redirect.status).toBe(301);

@@ -94,7 +94,7 @@ describe.skipIf(!servicesUp)('forward-auth (API.md, Gateway forward-auth)', () =
     expect((await forward(open.url, 'PATCH', '/api/companies/acme/settings/branding', tokens.mgr!)).status).toBe(200);
     expect((await forward(open.url, 'GET', '/api/companies/acme/projects/p1', tokens.mgr!)).status).toBe(200);
     const unregistered = await forward(open.url, 'GET', '/api/companies/acme/projects/p-gone', tokens.boss!);
-    expect(unregistered).toMatchObject({ status: 403, headers: { 'x-castellan-reason': 'project p-gone is not registered in the company' } });
+    expect(unregistered).toMatchObject({ status: 403, headers: { 'x-castellan-reason': 'project p-gone is not registered in acme' } });
   });
 
   it('denies with 403 and a reason, and the error body a gateway may show', async () => {

@@ -74,15 +74,20 @@ describe('a newcomer\'s first start, embedded, nothing configured', () => {
     const suggestion = first.lines.filter((line) => !line.startsWith('{'));
     expect(suggestion).toEqual([
       '# No company yet. Paste this to create one, owned by ada (a development user):',
-      `curl -s ${first.url}/v1/companies -H "authorization: Bearer $(npm run -s dev-token -- ada ada@example.test)" -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme"}'`,
+      `curl -s ${first.url}/v1/companies -H "authorization: Bearer $(npm run -s dev-token -- ada ada@acme.test)" -H 'content-type: application/json' -d '{"id": "acme", "name": "Acme", "domains": ["acme.test"]}'`,
     ]);
     const pasted = spawnSync('bash', ['-c', suggestion[1]!], { cwd: root, env: cleanEnv(), encoding: 'utf8', timeout: 120_000 });
-    expect(JSON.parse(pasted.stdout)).toMatchObject({ id: 'acme', name: 'Acme', owner: 'ada' });
+    expect(JSON.parse(pasted.stdout)).toMatchObject({ id: 'acme', name: 'Acme', owner: 'ada', domains: ['acme.test'] });
+    // The answer ends with a newline, so the shell's prompt starts on a line of its own.
+    expect(pasted.stdout.endsWith('}\n')).toBe(true);
 
     // dev-token signs what this server accepts.
     const token = run(devToken, ['ada']).stdout.trim();
     const company = await fetch(`${first.url}/v1/companies/acme`, { headers: { authorization: `Bearer ${token}` } });
     expect(company.status).toBe(200);
+    // Her address proved acme.test, so the owner is a Member, as in the demo company.
+    const me = await fetch(`${first.url}/v1/companies/acme/members/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await me.json()).toMatchObject({ userId: 'ada', type: 'member', role: 'admin' });
 
     // A second server on the same directory refuses, in one line naming the first.
     const second = run(main, []);
