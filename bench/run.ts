@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseOptions, SCENARIOS, type BenchOptions } from './lib/args.js';
 import { migrate, ROOT } from './lib/castellan.js';
 import { ensureCerbos, startCerbos, type CerbosInstall } from './lib/cerbos.js';
-import { DATASET_SHAPES, generateDataset } from './lib/dataset.js';
+import { COLD_WARMUP, DATASET_SHAPES, generateDataset } from './lib/dataset.js';
 import { HttpClient } from './lib/http.js';
 import { runLoad, type LoadSummary } from './lib/load.js';
 import { deleteRedisKeys, describeMachine } from './lib/machine.js';
@@ -181,9 +181,11 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
     }
     if (main && only.has('cold')) {
       // With a baseline, half of each group's principals go to the before/after pair: never seen by either.
+      // Each instance gets its own third of the warm-up principals: a principal another instance loaded is in L2.
       const split = ctx.dataset.cold.map((g) => {
         const half = baseline ? Math.ceil(g.principals.length / 2) : g.principals.length;
-        return { main: { ...g, principals: g.principals.slice(0, half) }, pair: { ...g, principals: g.principals.slice(half) } };
+        const w = COLD_WARMUP(g.grants);
+        return { main: { ...g, principals: g.principals.slice(0, half), warmup: g.warmup.slice(0, w) }, pair: { ...g, principals: g.principals.slice(half), warmup: g.warmup.slice(w) } };
       });
       ctx.log('cold compiles');
       s.cold = await coldScenario(ctx, main, split.map((g) => g.main));

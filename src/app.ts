@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { loadPolicies, type Policies } from './policy/catalog.js';
 import { openReadReplica, openStore, type Store } from './store/database.js';
+import { warmPrincipalLoads } from './store/principal-facts.js';
 import { migrateToLatest } from './store/migrator.js';
 import { createAuth } from './auth/auth.js';
 import { createHashQueue } from './auth/hash-queue.js';
@@ -102,6 +103,9 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       const applied = await migrateToLatest(store.db);
       if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
     }
+    // Best effort: a store not migrated yet, or away, is reported by /readyz and the checks themselves.
+    const warm = (target: Store, name: string) => warmPrincipalLoads(target.db).catch((error: unknown) => logger.warn({ err: error }, `could not warm the ${name} connections`));
+    await warm(store, 'database');
 
     // Only companies with cached principals need their version kept: L1 holds at most that many.
     const bookSize = Math.max(config.CACHE_MAX_ENTRIES, 10_000);
@@ -123,6 +127,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
     if (config.DATABASE_READ_URL) {
       const replica = openReadReplica(config.DATABASE_READ_URL, pools);
       closers.push(() => replica.close());
+      await warm(replica, 'read replica');
       source = replicaRoutedSource(source, storeSource(replica.db), { maxCompanies: bookSize, onLoad: (result) => metrics.replicaLoads.inc({ result }) });
     }
     const abilities = createAbilityProvider({

@@ -57,7 +57,11 @@ export const SEARCH_MEMBERS = 10_000;
 export interface Dataset {
   /** Every member of the generated companies, active or not. */
   regular: Principal[];
-  cold: Array<{ grants: number; principals: Principal[] }>;
+  /**
+   * `warmup`: principals of the same shape asked, unmeasured, before a group's measured ones,
+   * a separate third for each instance that measures the group (main, and the --baseline pair).
+   */
+  cold: Array<{ grants: number; principals: Principal[]; warmup: Principal[] }>;
   invalidation: InvalidationFixture;
   search: SearchFixture;
   rows: Record<string, number>;
@@ -269,21 +273,26 @@ function addRegularCompany(t: Tables, defaults: Defaults, rng: Rng, id: string, 
   return principals;
 }
 
+/** Unmeasured cold principals per group and per instance (a third each for main, before and after). */
+export const COLD_WARMUP = (grants: number) => (grants >= 1000 ? 2 : 5);
+
 /** Principals with exactly 1, 100 and 5,000 direct grants, for the cold-compile scenario. */
 function addColdCompany(t: Tables, defaults: Defaults, rng: Rng, sizes: Array<{ grants: number; count: number }>) {
   const id = 'bench-cold';
   const projects = Math.max(...sizes.map((s) => s.grants));
   const roleKeys = addCompany(t, defaults, id, `${id}-owner`, projects, CUSTOM_ROLES);
+  const principal = (userId: string, grants: number): Principal => {
+    addMember(t, id, userId, 'collaborator', 'active', false, true, false);
+    const granted = rng.distinct(projects, grants).map((p) => `p${p}`);
+    for (const project of granted) t.project_grants.push(id, project, rng.pick(roleKeys), userId, null);
+    return { companyId: id, userId, role: 'collaborator', status: 'active', projects: granted.sort(), companyProjects: projects };
+  };
   return sizes.map(({ grants, count }) => {
     const principals: Principal[] = [];
-    for (let i = 0; i < count; i++) {
-      const userId = `${id}-g${grants}-${i}`;
-      addMember(t, id, userId, 'collaborator', 'active', false, true, false);
-      const granted = rng.distinct(projects, grants).map((p) => `p${p}`);
-      for (const project of granted) t.project_grants.push(id, project, rng.pick(roleKeys), userId, null);
-      principals.push({ companyId: id, userId, role: 'collaborator', status: 'active', projects: granted.sort(), companyProjects: projects });
-    }
-    return { grants, principals };
+    for (let i = 0; i < count; i++) principals.push(principal(`${id}-g${grants}-${i}`, grants));
+    const warmup: Principal[] = [];
+    for (let i = 0; i < 3 * COLD_WARMUP(grants); i++) warmup.push(principal(`${id}-g${grants}-w${i}`, grants));
+    return { grants, principals, warmup };
   });
 }
 

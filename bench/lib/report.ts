@@ -194,6 +194,12 @@ function coldSection(cold: ColdResult[] | undefined): string[] {
     '',
     'With fewer than 1,000 principals in a row, p99.9 is the maximum; with fewer than 100, so is p99.',
     '',
+    ...(cold.some((c) => c.warmupMs?.length)
+      ? [
+          `Before each row, ${cold.map((c) => `${c.warmupMs?.length ?? 0}`).join(', ')} other cold principals of the same shape were asked and not counted (${cold.map((c) => (c.warmupMs ?? []).map((v) => ms(v)).join(' / ')).join('; ')} ms, in order): the very first is the company's first load, which reads its registered projects too (once per company and version), and the first runs of each size are V8's unoptimised code. A row measures a principal's cold load in a server that has been up a while.`,
+          '',
+        ]
+      : []),
     ...coldPlans(cold),
   ];
 }

@@ -48,6 +48,23 @@ export type PreparedQuery = <R>(name: string, text: string, values: unknown[]) =
 
 const preparedQueries = new WeakMap<Kysely<Database>, PreparedQuery>();
 
+/** Runs `work` once on each connection the pool keeps, all of them checked out at once. */
+export type OnEachKeptConnection = (work: (query: PreparedQuery) => Promise<unknown>) => Promise<void>;
+
+const keptConnections = new WeakMap<Kysely<Database>, OnEachKeptConnection>();
+
+/** Undefined for PGlite (one connection, in process). */
+export const onEachKeptConnection = (db: Kysely<Database>): OnEachKeptConnection | undefined => keptConnections.get(db);
+
+/**
+ * Connections the pool keeps open however long they sit idle (pg-pool's `min`; above it, an
+ * idle connection closes after 10 s). Without them, the first cold load after a quiet spell
+ * paid a new connection (TCP, start-up, authentication: several milliseconds on loopback,
+ * tens with TLS to a remote server) and a new backend's first statement (its catalog caches,
+ * the prepared statement): the cold load's tail was mostly that.
+ */
+export const KEPT_CONNECTIONS = 2;
+
 /**
  * Named prepared statements for a store on PostgreSQL through pg (kysely sends every
  * statement unnamed, so PostgreSQL plans it on every call: for a cold load's statement,
@@ -69,6 +86,7 @@ function openPostgres(databaseUrl: string, options: PoolOptions, { readOnly = fa
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.poolSize ?? 10,
+    min: Math.min(KEPT_CONNECTIONS, options.poolSize ?? 10),
     connectionTimeoutMillis: 5000,
     // Names the connections in pg_stat_activity, for an operator counting them against max_connections.
     application_name: readOnly ? 'castellan-read' : 'castellan',
@@ -84,6 +102,14 @@ function openPostgres(databaseUrl: string, options: PoolOptions, { readOnly = fa
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   preparedQueries.set(db, async <R>(name: string, text: string, values: unknown[]) => (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows);
+  keptConnections.set(db, async (work) => {
+    const clients = await Promise.all(Array.from({ length: Math.min(KEPT_CONNECTIONS, options.poolSize ?? 10) }, () => pool.connect()));
+    try {
+      await Promise.all(clients.map((client) => work(async <R>(name: string, text: string, values: unknown[]) => (await client.query<R & pg.QueryResultRow>({ name, text, values })).rows)));
+    } finally {
+      for (const client of clients) client.release();
+    }
+  });
   const url = new URL(databaseUrl);
   return {
     db,

@@ -1,6 +1,6 @@
 import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { StoredPrincipal } from '../policy/compiler.js';
-import { preparedQueryOf } from './database.js';
+import { onEachKeptConnection, preparedQueryOf } from './database.js';
 import type { CompanyRole, Database, MembershipStatus, StoredPermission } from './schema.js';
 
 /** A principal's stored facts in one company, stamped with the version they were read at. */
@@ -93,6 +93,9 @@ left join memberships m on m.company_id = v.company_id and m.user_id = $2
 left join company_role_permissions r on r.company_id = v.company_id and r.role = m.role
 where v.company_id = $1`;
 
+/** The load statement's name on each connection that prepared it. */
+const PRINCIPAL_LOAD_STATEMENT = 'castellan_principal_load';
+
 export const principalLoadParameters = (companyId: string, userId: string, options: LoadOptions): unknown[] => [
   companyId,
   userId,
@@ -100,11 +103,20 @@ export const principalLoadParameters = (companyId: string, userId: string, optio
   options.projectsUnlessAt ?? null,
 ];
 
+/**
+ * Opens the pool's kept connections and runs the load statement once on each, for no one:
+ * each backend then holds the statement prepared and the catalog entries of the tables and
+ * indexes it reads, so the first cold loads after a start do not pay for them.
+ */
+export async function warmPrincipalLoads(db: Kysely<Database>): Promise<void> {
+  await onEachKeptConnection(db)?.((query) => query(PRINCIPAL_LOAD_STATEMENT, PRINCIPAL_LOAD_SQL, principalLoadParameters('', '', {})));
+}
+
 async function principalFactsIn(db: Kysely<Database>, companyId: string, userId: string, options: LoadOptions): Promise<LoadedPrincipal> {
   const parameters = principalLoadParameters(companyId, userId, options);
   const prepared = preparedQueryOf(db);
   const rows = prepared
-    ? await prepared<PrincipalLoadRow>('castellan_principal_load', PRINCIPAL_LOAD_SQL, parameters)
+    ? await prepared<PrincipalLoadRow>(PRINCIPAL_LOAD_STATEMENT, PRINCIPAL_LOAD_SQL, parameters)
     : (await db.executeQuery<PrincipalLoadRow>(CompiledQuery.raw(PRINCIPAL_LOAD_SQL, parameters))).rows;
   return principalFromRow(rows[0], options);
 }
