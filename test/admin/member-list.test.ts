@@ -76,7 +76,7 @@ describe.skipIf(!servicesUp)('GET /v1/companies/{c}/members, paged and filtered'
     let total = -1;
     let count = 0;
     do {
-      const response = await olga.get(path(`${query}${query ? '&' : ''}limit=${limit}${after ? `&after=${after}` : ''}`));
+      const response: { status: number; body: any } = await olga.get(path(`${query}${query ? '&' : ''}limit=${limit}${after ? `&after=${after}` : ''}`));
       expect(response.status).toBe(200);
       expect(Object.keys(response.body).sort()).toEqual(['members', 'next', 'total']);
       expect(response.body.members.length).toBeLessThanOrEqual(limit);

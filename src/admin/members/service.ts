@@ -47,9 +47,13 @@ export function membershipsQuery(db: Db) {
 /** Members with the derived type (D4): a platform user whose email domain the company registered is a Member. */
 const membersQuery = (db: Db, companyId: string) => membershipsQuery(db).where('m.company_id', '=', companyId);
 
-/** The same rows as membersQuery, for counting: the joins the filters need and nothing selected. */
-const countQuery = (db: Db, companyId: string) =>
-  db.selectFrom('memberships as m').innerJoin('users as u', 'u.id', 'm.user_id').leftJoin('local_credentials as lc', 'lc.user_id', 'u.id').where('m.company_id', '=', companyId);
+/** How many memberships the filters keep, joined only to what they read: unfiltered, the primary key alone answers. */
+function countQuery(db: Db, companyId: string, query: MemberListQuery) {
+  let count = db.selectFrom('memberships as m').where('m.company_id', '=', companyId);
+  if (query.q || query.type !== undefined || query.kind !== undefined) count = count.innerJoin('users as u', 'u.id', 'm.user_id');
+  if (query.q) count = count.leftJoin('local_credentials as lc', 'lc.user_id', 'm.user_id');
+  return count.where(filterSql(query)).select((eb) => eb.fn.countAll<string>().as('total'));
+}
 
 /** Lowered by the same function on both sides; a search, not an identity comparison, so the database's case folding will do. */
 const contains = (column: RawBuilder<string | null>, lowered: RawBuilder<string>) => sql<boolean>`coalesce(strpos(lower(${column}), ${lowered}) > 0, false)`;
@@ -298,7 +302,7 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue; inv
         const after = query.after === undefined ? undefined : decodeMemberCursor(query.after)!;
         const [rows, counted] = await Promise.all([
           (after === undefined ? matching : matching.where('m.user_id', '>', after)).orderBy('m.user_id').limit(query.limit + 1).execute(),
-          countQuery(db, companyId).where(filterSql(query)).select((eb) => eb.fn.countAll<string>().as('total')).executeTakeFirstOrThrow(),
+          countQuery(db, companyId, query).executeTakeFirstOrThrow(),
         ]);
         const page = rows.slice(0, query.limit);
         return {
