@@ -218,7 +218,9 @@ describe.runIf(run)('console in a real browser', { timeout: 120_000 }, () => {
     await page.getByLabel('Project id').fill('bridge');
     await page.getByLabel('Project name').fill('Bridge');
     await page.getByRole('button', { name: 'Register project' }).click();
-    await page.getByRole('heading', { name: 'Project bridge' }).waitFor();
+    await page.getByRole('heading', { name: 'Project Bridge (bridge)' }).waitFor();
+    // Shown by its registered name, the id beside it.
+    expect(await page.getByLabel('Project', { exact: true }).locator('option:checked').textContent()).toBe('Bridge (bridge)');
     expect(await page.getByRole('row', { name: /alice@acme\.test/ }).getByRole('combobox').inputValue()).toBe('project-admin');
     const explain = async () => {
       await page.goto(`${castellan.url}/console/#/explorer?user=carl&type=ProjectInformation&action=edit&project=bridge`);
@@ -230,7 +232,7 @@ describe.runIf(run)('console in a real browser', { timeout: 120_000 }, () => {
     expect(await explain()).toEqual({ decision: 'Denied', reason: 'no rule allows edit ProjectInformation' });
 
     await page.getByRole('link', { name: 'Projects' }).click();
-    await page.getByRole('heading', { name: 'Project bridge' }).waitFor();
+    await page.getByRole('heading', { name: 'Project Bridge (bridge)' }).waitFor();
     await page.getByLabel('User or team').selectOption('teams:design');
     await page.getByLabel('Project role', { exact: true }).selectOption('reviewer');
     await page.getByRole('button', { name: 'Grant' }).click();
@@ -244,7 +246,7 @@ describe.runIf(run)('console in a real browser', { timeout: 120_000 }, () => {
     await page.getByRole('tab', { name: 'Reviewer' }).click();
     await page.getByRole('button', { name: 'Delete role…' }).click();
     await page.getByRole('dialog', { name: 'Delete the Reviewer role?' }).getByRole('button', { name: 'Delete role' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toBe('project role reviewer is still granted (1 grants on 1 projects): remove those grants first. Granted on: bridge (team design)');
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('project role reviewer is still granted (1 grants on 1 projects): remove those grants first. Granted on: Bridge (bridge): team design');
 
     // One click from the Users page opens the explorer on that user.
     await page.getByRole('link', { name: 'Users' }).click();
