@@ -119,7 +119,7 @@ async function route(): Promise<void> {
     performance.mark(`castellan:${entry.id}:ready`);
     if (checkApiWasClosed()) {
       main.prepend(
-        h('p', { class: 'notice info', role: 'status' }, 'This instance requires CHECK_TOKEN on its check API, which a browser must not hold: the console cannot ask which controls you may use, so it offers them all, and Castellan refuses what you may not do. The access explorer and the project list need the check API.'),
+        h('p', { class: 'notice info', role: 'status' }, 'This instance requires CHECK_TOKEN on its check API, which a browser must not hold: the console cannot ask which controls you may use, so it offers them all, and Castellan refuses what you may not do. The access explorer needs the check API.'),
       );
     }
     main.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });

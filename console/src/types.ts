@@ -7,7 +7,7 @@ import type { companyView, companyWritten } from '../../src/admin/companies/sche
 import type { inviteBody, localUserBody, memberList, memberPatchBody, memberView, memberWritten } from '../../src/admin/members/schemas.js';
 import type { rolesView, companyRoleView, projectRoleView } from '../../src/admin/roles/schemas.js';
 import type { teamList, teamView } from '../../src/admin/teams/schemas.js';
-import type { projectMembers, projectView } from '../../src/admin/projects/schemas.js';
+import type { projectMembers, projectPage, projectView } from '../../src/admin/projects/schemas.js';
 import type { auditEntry, auditPage } from '../../src/admin/audit/schemas.js';
 
 export type { Catalog };
@@ -27,6 +27,7 @@ export type Team = z.output<typeof teamView>;
 export type TeamList = z.output<typeof teamList>;
 export type Project = z.output<typeof projectView>;
 export type ProjectMembers = z.output<typeof projectMembers>;
+export type ProjectPage = z.output<typeof projectPage>;
 export type AuditEntry = z.output<typeof auditEntry>;
 export type AuditPage = z.output<typeof auditPage>;
 

@@ -2,7 +2,7 @@ import { ApiError, checkApi, enc, session } from '../api.js';
 import { pageHeader, replaceParams, type PageContext } from '../app.js';
 import { busy, field, h, replace, select, tableBox } from '../dom.js';
 import { displayName, loadMembers } from '../members.js';
-import { visibleProjects } from '../projects.js';
+import { projectLabel, visibleProjects, type ProjectRef } from '../projects.js';
 import type { CheckAnswer, CheckBody, RulesAnswer } from '../types.js';
 
 /**
@@ -11,15 +11,15 @@ import type { CheckAnswer, CheckBody, RulesAnswer } from '../types.js';
  */
 export async function explorerPage({ root, params, config }: PageContext): Promise<void> {
   const { catalog } = config;
-  const [members, projects] = await Promise.all([loadMembers(), visibleProjects().catch(() => [] as string[])]);
+  const [members, projects] = await Promise.all([loadMembers(), visibleProjects().catch(() => [] as ProjectRef[])]);
   const subjects = Object.keys(catalog.subjects);
 
   const user = select('user', members.map((m): [string, string] => [m.userId, `${displayName(m)} (${m.role}, ${m.status})`]), params.get('user') ?? members[0]?.userId);
   const type = select('type', subjects, params.get('type') ?? 'Project');
   const action = h('select', { name: 'action' });
   const fieldSelect = h('select', { name: 'field' });
-  const project = h('input', { name: 'projectId', list: 'explorer-projects', value: params.get('project') ?? projects[0] ?? '', pattern: '[A-Za-z0-9._:@\\-]{1,128}' });
-  const projectList = h('datalist', { id: 'explorer-projects' }, projects.map((p) => h('option', { value: p })));
+  const project = h('input', { name: 'projectId', list: 'explorer-projects', value: params.get('project') ?? projects[0]?.id ?? '', pattern: '[A-Za-z0-9._:@\\-]{1,128}' });
+  const projectList = h('datalist', { id: 'explorer-projects' }, projects.map((p) => h('option', { value: p.id }, projectLabel(p))));
   const resourceId = h('input', { name: 'id', value: params.get('id') ?? '', pattern: '[A-Za-z0-9._:@\\-]{1,128}' });
   const fieldWrap = h('div');
   const projectWrap = h('div');

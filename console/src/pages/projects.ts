@@ -2,7 +2,7 @@ import { api, ApiError, can, companyPath, enc } from '../api.js';
 import { pageHeader, redrawPage, replaceParams, type PageContext } from '../app.js';
 import { busy, clearRefusal, field, h, replace, select, showRefusal, tableBox } from '../dom.js';
 import { displayName, loadMembers } from '../members.js';
-import { visibleProjects } from '../projects.js';
+import { projectLabel, visibleProjects } from '../projects.js';
 import type { ProjectMembers, Roles, TeamList } from '../types.js';
 
 const message = (error: unknown): string => (error instanceof ApiError ? error.message : String(error));
@@ -19,10 +19,10 @@ export async function projectsPage({ root, params }: PageContext): Promise<void>
   const nameOf = (id: string) => (byId.get(id) ? displayName(byId.get(id)!) : id);
   const teamName = (id: string) => teams.find((t) => t.id === id)?.name ?? id;
   const roleKeys = roles.map((r): [string, string] => [r.key, r.name]);
-  let current = params.get('project') ?? projects[0] ?? '';
-  if (current && !projects.includes(current)) current = projects[0] ?? '';
+  let current = params.get('project') ?? projects[0]?.id ?? '';
+  if (current && !projects.some((p) => p.id === current)) current = projects[0]?.id ?? '';
 
-  const picker = select('project', projects, current);
+  const picker = select('project', projects.map((p): [string, string] => [p.id, projectLabel(p)]), current);
   const panel = h('section', { class: 'panel', 'aria-live': 'polite' });
   picker.addEventListener('change', () => {
     current = picker.value;
@@ -33,6 +33,7 @@ export async function projectsPage({ root, params }: PageContext): Promise<void>
   async function drawProject(): Promise<void> {
     if (!current) return void replace(panel, h('p', null, 'No registered project you may view.'));
     const projectId = current;
+    const label = projectLabel(projects.find((p) => p.id === projectId) ?? { id: projectId, name: projectId });
     const scoped = (action: string) => ({ action, resource: { type: 'ProjectMember', attributes: { projectId } } }) as const;
     const [grants, may] = await Promise.all([
       api.get<ProjectMembers>(companyPath(`/projects/${enc(projectId)}/members`)).then((r) => r.body),
@@ -51,17 +52,17 @@ export async function projectsPage({ root, params }: PageContext): Promise<void>
       }
     }
 
-    const grantRow = (kind: 'users' | 'teams', id: string, role: string, label: string) => {
+    const grantRow = (kind: 'users' | 'teams', id: string, role: string, grantee: string) => {
       const path = companyPath(`/projects/${enc(projectId)}/members/${kind}/${enc(id)}`);
       let roleCell: HTMLElement | string = roles.find((r) => r.key === role)?.name ?? role;
       if (may.edit) {
-        const s = select('role', roleKeys, role, { 'aria-label': `Project role of ${label}` });
+        const s = select('role', roleKeys, role, { 'aria-label': `Project role of ${grantee}` });
         s.addEventListener('change', () => void act(s, () => api.put(path, { role: s.value })).then(() => (s.value = role)));
         roleCell = s;
       }
-      const revoke = may.remove ? h('button', { type: 'button', class: 'danger small', 'aria-label': `Revoke ${label}'s access to ${projectId}` }, 'Revoke') : null;
+      const revoke = may.remove ? h('button', { type: 'button', class: 'danger small', 'aria-label': `Revoke ${grantee}'s access to ${label}` }, 'Revoke') : null;
       revoke?.addEventListener('click', () => void act(revoke, () => api.delete(path)));
-      return h('tr', null, h('th', { scope: 'row' }, label), h('td', null, kind === 'users' ? 'User' : 'Team'), h('td', null, roleCell), h('td', { class: 'row-actions' }, revoke));
+      return h('tr', null, h('th', { scope: 'row' }, grantee), h('td', null, kind === 'users' ? 'User' : 'Team'), h('td', null, roleCell), h('td', { class: 'row-actions' }, revoke));
     };
 
     let grantForm: HTMLElement | null = null;
@@ -72,7 +73,7 @@ export async function projectsPage({ root, params }: PageContext): Promise<void>
       ]);
       const role = select('role', roleKeys);
       const button = h('button', { type: 'submit', class: 'primary' }, 'Grant');
-      const form = h('form', { class: 'inline', 'aria-label': `Grant access to ${projectId}` }, field('User or team', who), field('Project role', role), button);
+      const form = h('form', { class: 'inline', 'aria-label': `Grant access to ${label}` }, field('User or team', who), field('Project role', role), button);
       form.addEventListener('submit', (e) => {
         e.preventDefault();
         const [kind, ...rest] = who.value.split(':');
@@ -84,13 +85,13 @@ export async function projectsPage({ root, params }: PageContext): Promise<void>
     const rows = [...grants.teams.map((g) => grantRow('teams', g.teamId, g.role, teamName(g.teamId))), ...grants.users.map((g) => grantRow('users', g.userId, g.role, nameOf(g.userId)))];
     replace(
       panel,
-      h('h2', null, `Project ${projectId}`),
+      h('h2', null, `Project ${label}`),
       tableBox(
-        `Grants on ${projectId}`,
+        `Grants on ${label}`,
         h(
           'table',
           null,
-          h('caption', { class: 'visually-hidden' }, `Who has a role on ${projectId}`),
+          h('caption', { class: 'visually-hidden' }, `Who has a role on ${label}`),
           h('thead', null, h('tr', null, ['Grantee', 'Kind', 'Project role', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: 4, class: 'empty' }, 'Nobody has a role on this project yet.'))),
         ),

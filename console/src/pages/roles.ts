@@ -1,7 +1,7 @@
 import { api, ApiError, can, companyPath, enc } from '../api.js';
 import { pageHeader, type PageContext } from '../app.js';
 import { busy, clearRefusal, field, h, openDialog, replace, showRefusal, tableBox } from '../dom.js';
-import { visibleProjects } from '../projects.js';
+import { projectLabel, visibleProjects, type ProjectRef } from '../projects.js';
 import { cellKey, cellsOf, matrixSpec, permissionsOf, type MatrixSpec } from '../matrix.js';
 import type { Catalog, Permission, ProjectMembers, Roles } from '../types.js';
 
@@ -213,15 +213,15 @@ function outside(spec: MatrixSpec, permissions: readonly Permission[]): Permissi
   return permissions.filter((p) => !spec.actionsOf[p.subject]?.includes(p.action) && p.action !== 'manage');
 }
 
-/** Where a project role is granted, from the projects the caller may view: "bridge (team Design, carl)". */
+/** Where a project role is granted, from the projects the caller may view: "Bridge (bridge): team design, carl". */
 async function grantedWhere(roleKey: string): Promise<string> {
-  const projects = await visibleProjects().catch(() => [] as string[]);
+  const projects = await visibleProjects().catch(() => [] as ProjectRef[]);
   const found = await Promise.all(
-    projects.map(async (projectId) => {
-      const members = await api.get<ProjectMembers>(companyPath(`/projects/${enc(projectId)}/members`)).then((r) => r.body).catch(() => null);
+    projects.map(async (project) => {
+      const members = await api.get<ProjectMembers>(companyPath(`/projects/${enc(project.id)}/members`)).then((r) => r.body).catch(() => null);
       if (!members) return null;
       const holders = [...members.teams.filter((g) => g.role === roleKey).map((g) => `team ${g.teamId}`), ...members.users.filter((g) => g.role === roleKey).map((g) => g.userId)];
-      return holders.length ? `${projectId} (${holders.join(', ')})` : null;
+      return holders.length ? `${projectLabel(project)}: ${holders.join(', ')}` : null;
     }),
   );
   const where = found.filter((w): w is string => w !== null);

@@ -1,10 +1,12 @@
 import { api, ApiError, can, companyPath, enc, session } from '../api.js';
 import { hasDraft, pageHeader, replaceParams, routeHash, takeDraft, type PageContext } from '../app.js';
 import { busy, checkbox, clearRefusal, field, fillForm, h, openDialog, replace, select, showRefusal, tableBox } from '../dom.js';
-import { COMPANY_ROLES, displayName, loadMembers } from '../members.js';
-import type { Member, MemberPatch, MemberWritten } from '../types.js';
+import { COMPANY_ROLES, displayName } from '../members.js';
+import type { Member, MemberList, MemberPatch, MemberWritten } from '../types.js';
 
 const PAGE_SIZE = 50;
+/** How long typing pauses before the search goes to the server. */
+const SEARCH_DEBOUNCE_MS = 250;
 
 interface Filters {
   q: string;
@@ -12,24 +14,49 @@ interface Filters {
   kind: string;
   status: string;
   role: string;
-  page: number;
 }
 
-export function matches(member: Member, f: Filters): boolean {
-  if (f.type && member.type !== f.type) return false;
-  if (f.kind && member.kind !== f.kind) return false;
-  if (f.status && member.status !== f.status) return false;
-  if (f.role && member.role !== f.role) return false;
-  if (!f.q) return true;
-  const q = f.q.toLowerCase();
-  return [member.email, member.userId, member.login, member.firstName, member.lastName].some((v) => v?.toLowerCase().includes(q));
+const FILTER_KEYS = ['q', 'type', 'kind', 'status', 'role'] as const;
+
+/** The API's query for one page: only the filters that are set. */
+export function pageQuery(f: Filters, after: string | undefined): string {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (after) query.set('after', after);
+  for (const key of FILTER_KEYS) if (f[key]) query.set(key, f[key]);
+  return query.toString();
 }
 
 const message = (error: unknown): string => (error instanceof ApiError ? error.message : String(error));
 
 export async function usersPage({ root, params }: PageContext): Promise<void> {
-  const [members, may] = await Promise.all([
-    loadMembers(),
+  const filters: Filters = {
+    q: (params.get('q') ?? '').trim(),
+    type: params.get('type') ?? '',
+    kind: params.get('kind') ?? '',
+    status: params.get('status') ?? '',
+    role: params.get('role') ?? '',
+  };
+  // The server pages and filters (10,000 members are not sent to the browser): the page holds
+  // the members shown, and the cursor each page starts after, to go back.
+  let members: Member[] = [];
+  let total = 0;
+  let next: string | null = null;
+  const starts: Array<string | undefined> = [undefined];
+  let pageIndex = 0;
+  let asked = 0;
+
+  /** Asks for the current page; an answer to a question asked since is dropped. */
+  async function load(): Promise<void> {
+    const mine = ++asked;
+    const { body } = await api.get<MemberList>(companyPath(`/members?${pageQuery(filters, starts[pageIndex])}`));
+    if (mine !== asked) return;
+    members = body.members;
+    total = body.total ?? body.members.length;
+    next = body.next ?? null;
+  }
+
+  const [, may] = await Promise.all([
+    load(),
     can({
       invite: { action: 'invite', resource: { type: 'Member' } },
       create: { action: 'create', resource: { type: 'Member' } },
@@ -38,23 +65,22 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
     }),
   ]);
   const me = session().userId;
-  const filters: Filters = {
-    q: params.get('q') ?? '',
-    type: params.get('type') ?? '',
-    kind: params.get('kind') ?? '',
-    status: params.get('status') ?? '',
-    role: params.get('role') ?? '',
-    page: Math.max(1, Number(params.get('page')) || 1),
-  };
 
   const search = h('input', { type: 'search', name: 'q', value: filters.q, placeholder: 'email, name, login or id' });
   const typeFilter = select('type', [['', 'Any type'], ['member', 'Member'], ['guest', 'Guest']], filters.type);
   const kindFilter = select('kind', [['', 'Any kind'], ['platform', 'Platform'], ['local', 'Local']], filters.kind);
-  const statusFilter = select('status', [['', 'Any status'], ['active', 'Active'], ['invited', 'Invited'], ['inactive', 'Inactive']], filters.status);
+  const statusFilter = select('status', [['', 'Any status'], ['active', 'Active'], ['invited', 'Invited'], ['expired', 'Expired invitation'], ['inactive', 'Inactive']], filters.status);
   const roleFilter = select('role', [['', 'Any role'], ...COMPANY_ROLES.map((r): [string, string] => [r, r])], filters.role);
   const tbody = h('tbody');
   const summary = h('p', { class: 'summary', role: 'status' });
   const pager = h('div', { class: 'pager' });
+  const table = h(
+    'table',
+    { class: 'users' },
+    h('caption', { class: 'visually-hidden' }, 'Users of the company'),
+    h('thead', null, h('tr', null, ['User', 'Type', 'Kind', 'Status', 'Role', 'Application', 'Developer', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+    tbody,
+  );
 
   const inviteButton = may.invite ? h('button', { type: 'button', class: 'primary', onclick: () => inviteDialog() }, 'Invite user') : null;
   const localButton = may.create ? h('button', { type: 'button', onclick: () => localUserDialog() }, 'Add local user') : null;
@@ -66,43 +92,70 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
     filters.status = statusFilter.value;
     filters.role = roleFilter.value;
   };
-  const syncRoute = () =>
-    replaceParams('users', { q: filters.q, type: filters.type, kind: filters.kind, status: filters.status, role: filters.role, page: filters.page > 1 ? String(filters.page) : undefined });
+  const syncRoute = () => replaceParams('users', { q: filters.q, type: filters.type, kind: filters.kind, status: filters.status, role: filters.role });
+
+  /** Loads the current page and draws it; a failure is said where the summary goes, and the rows stay. */
+  async function refresh(): Promise<void> {
+    table.setAttribute('aria-busy', 'true');
+    try {
+      await load();
+      draw();
+    } catch (error) {
+      summary.textContent = `The users could not be loaded: ${message(error)}`;
+    } finally {
+      table.removeAttribute('aria-busy');
+    }
+  }
+
   const onFilter = () => {
     readFilters();
-    filters.page = 1;
+    starts.length = 1;
+    pageIndex = 0;
     syncRoute();
-    draw();
+    void refresh();
   };
-  search.addEventListener('input', onFilter);
+  let typing: ReturnType<typeof setTimeout> | undefined;
+  search.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(onFilter, SEARCH_DEBOUNCE_MS);
+  });
   for (const s of [typeFilter, kindFilter, statusFilter, roleFilter]) s.addEventListener('change', onFilter);
 
-  /** Only the visible page is built: 10,000 members cost a filter pass, not 10,000 rows. */
+  const filtered = () => FILTER_KEYS.some((key) => filters[key] !== '');
+
+  /** The page as the server answered it: 50 rows at most, whatever the company's size. */
   function draw(): void {
-    const shown = members.filter((m) => matches(m, filters));
-    const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE));
-    filters.page = Math.min(filters.page, pages);
-    const start = (filters.page - 1) * PAGE_SIZE;
-    replace(tbody, shown.slice(start, start + PAGE_SIZE).map(row));
-    if (!shown.length) replace(tbody, h('tr', null, h('td', { colspan: 9, class: 'empty' }, members.length ? 'No user matches these filters.' : 'No users yet.')));
-    summary.textContent = shown.length
-      ? `Showing ${start + 1}-${Math.min(start + PAGE_SIZE, shown.length)} of ${shown.length} user${shown.length === 1 ? '' : 's'}${shown.length !== members.length ? ` (${members.length} in all)` : ''}`
+    replace(tbody, members.map(row));
+    if (!members.length) replace(tbody, h('tr', null, h('td', { colspan: 8, class: 'empty' }, filtered() ? 'No user matches these filters.' : 'No users yet.')));
+    const start = pageIndex * PAGE_SIZE;
+    summary.textContent = members.length
+      ? `Showing ${start + 1}-${start + members.length} of ${total} ${filtered() ? 'matching ' : ''}user${total === 1 ? '' : 's'}`
       : '';
-    const go = (page: number) => () => {
-      filters.page = page;
-      syncRoute();
-      draw();
+    const go = (index: number) => () => {
+      if (index > pageIndex) starts[index] = next ?? undefined;
+      pageIndex = index;
+      void refresh().then(() => summary.focus());
     };
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     replace(
       pager,
-      pages > 1
+      pageIndex > 0 || next
         ? [
-            h('button', { type: 'button', disabled: filters.page <= 1, onclick: go(filters.page - 1) }, 'Previous'),
-            h('span', null, ` Page ${filters.page} of ${pages} `),
-            h('button', { type: 'button', disabled: filters.page >= pages, onclick: go(filters.page + 1) }, 'Next'),
+            h('button', { type: 'button', disabled: pageIndex === 0, onclick: go(pageIndex - 1) }, 'Previous'),
+            h('span', null, ` Page ${pageIndex + 1} of ${Math.max(pages, pageIndex + 1)} `),
+            h('button', { type: 'button', disabled: !next, onclick: go(pageIndex + 1) }, 'Next'),
           ]
         : null,
     );
+  }
+
+  /** After a member came or went: the same page again, or the one before when this one emptied. */
+  async function reload(): Promise<void> {
+    await refresh();
+    if (!members.length && pageIndex > 0) {
+      pageIndex -= 1;
+      await refresh();
+    }
   }
 
   function replaceMember(updated: Member): void {
@@ -184,9 +237,8 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
         await busy(form, async () => {
           try {
             await api.delete(companyPath(`/members/${enc(member.userId)}`));
-            members.splice(members.findIndex((m) => m.userId === member.userId), 1);
             close();
-            draw();
+            await reload();
             summary.focus();
           } catch (error) {
             showRefusal(confirm, message(error));
@@ -219,16 +271,14 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
         const values = new FormData(form);
         await busy(form, async () => {
           try {
-            const { body } = await api.post<MemberWritten>(companyPath('/invitations'), {
+            await api.post<MemberWritten>(companyPath('/invitations'), {
               email: String(values.get('email')),
               role: String(values.get('role')),
               applicationAccess: app.input.checked,
               developerAccess: dev.input.checked,
             });
-            const { version: _v, ...view } = body;
-            members.push(view);
             close();
-            draw();
+            await reload();
           } catch (error) {
             showRefusal(submit, message(error));
           }
@@ -260,7 +310,7 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
         const v = new FormData(form);
         await busy(form, async () => {
           try {
-            const { body } = await api.post<MemberWritten>(companyPath('/local-users'), {
+            await api.post<MemberWritten>(companyPath('/local-users'), {
               login: String(v.get('login')),
               password: String(v.get('password')),
               firstName: String(v.get('firstName')),
@@ -268,10 +318,8 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
               role: String(v.get('role')),
               applicationAccess: app.input.checked,
             });
-            const { version: _v, ...view } = body;
-            members.push(view);
             close();
-            draw();
+            await reload();
           } catch (error) {
             showRefusal(submit, message(error));
           }
@@ -294,20 +342,7 @@ export async function usersPage({ root, params }: PageContext): Promise<void> {
       field('Role', roleFilter),
     ),
     summary,
-    tableBox(
-      'Users',
-      h(
-        'table',
-        { class: 'users' },
-        h('caption', { class: 'visually-hidden' }, 'Users of the company'),
-        h(
-          'thead',
-          null,
-          h('tr', null, ['User', 'Type', 'Kind', 'Status', 'Role', 'Application', 'Developer', 'Actions'].map((t) => h('th', { scope: 'col' }, t))),
-        ),
-        tbody,
-      ),
-    ),
+    tableBox('Users', table),
     pager,
   );
   summary.tabIndex = -1;

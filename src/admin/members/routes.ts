@@ -1,7 +1,7 @@
 import { userRoute, type Route } from '../../http/route.js';
 import type { AdminDeps } from '../router.js';
 import { companyParams, versionOnly } from '../schemas.js';
-import { inviteBody, localUserBody, memberList, memberParams, memberPatchBody, memberView, memberWritten } from './schemas.js';
+import { inviteBody, localUserBody, memberList, memberListQuery, memberParams, memberPatchBody, memberView, memberWritten } from './schemas.js';
 import { createMembersService } from './service.js';
 
 const tag = 'Members';
@@ -33,12 +33,13 @@ export function membersRoutes({ db, policies, announce, hashing, invitations, ev
     userRoute({
       method: 'get',
       path: '/v1/companies/{company}/members',
-      summary: 'List the members with their derived type (view Member)',
+      summary: 'List the members with their derived type (view Member): all of them, or with limit a page at a time (after, next); q and the filters narrow either',
       tag,
       params: companyParams,
-      success: { status: 200, description: 'the members', schema: memberList },
+      query: memberListQuery,
+      success: { status: 200, description: 'the members, or a page of them with the next cursor and the count matching', schema: memberList },
       errors: ['unauthenticated', 'forbidden', 'not_found'],
-      handle: async ({ params }, caller) => ({ body: { members: await service.list(caller, params.company) } }),
+      handle: async ({ params, query }, caller) => ({ body: await service.list(caller, params.company, query) }),
     }),
     userRoute({
       method: 'get',

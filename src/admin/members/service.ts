@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { HashQueue } from '../../auth/hash-queue.js';
 import { hashPassword } from '../../auth/passwords.js';
 import { INVITE_PREFIX, LOCAL_USER_PREFIX } from '../../auth/tokens.js';
@@ -15,7 +15,7 @@ import { assertSeatsAvailable } from '../licenses.js';
 import { readCompany, writeCompany, type LockedWriteContext, type WriteDeps } from '../transaction.js';
 import { asciiLowerCase, asciiLowerSql, domainMemberSql, invitationExpiredSql, upsertPlatformUser } from '../users.js';
 import { acceptUrl } from '../../webhooks/events.js';
-import type { InviteInput, LocalUserInput, MemberPatch, MemberView, MemberWritten } from './schemas.js';
+import { decodeMemberCursor, encodeMemberCursor, type InviteInput, type LocalUserInput, type MemberList, type MemberListQuery, type MemberPatch, type MemberView, type MemberWritten } from './schemas.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -46,6 +46,35 @@ export function membershipsQuery(db: Db) {
 
 /** Members with the derived type (D4): a platform user whose email domain the company registered is a Member. */
 const membersQuery = (db: Db, companyId: string) => membershipsQuery(db).where('m.company_id', '=', companyId);
+
+/** How many memberships the filters keep, joined only to what they read: unfiltered, the primary key alone answers. */
+function countQuery(db: Db, companyId: string, query: MemberListQuery) {
+  let count = db.selectFrom('memberships as m').where('m.company_id', '=', companyId);
+  if (query.q || query.type !== undefined || query.kind !== undefined) count = count.innerJoin('users as u', 'u.id', 'm.user_id');
+  if (query.q) count = count.leftJoin('local_credentials as lc', 'lc.user_id', 'm.user_id');
+  return count.where(filterSql(query)).select((eb) => eb.fn.countAll<string>().as('total'));
+}
+
+/** Lowered by the same function on both sides; a search, not an identity comparison, so the database's case folding will do. */
+const contains = (column: RawBuilder<string | null>, lowered: RawBuilder<string>) => sql<boolean>`coalesce(strpos(lower(${column}), ${lowered}) > 0, false)`;
+
+/** The list's filters over a membership `m`, its user `u` and credentials `lc`, as the member view derives status and type (expired invitations, D4). */
+function filterSql(query: MemberListQuery): RawBuilder<boolean> {
+  const conditions: RawBuilder<unknown>[] = [];
+  if (query.role !== undefined) conditions.push(sql`m.role = ${query.role}`);
+  if (query.kind !== undefined) conditions.push(sql`u.kind = ${query.kind}`);
+  if (query.status === 'expired') conditions.push(invitationExpiredSql());
+  else if (query.status === 'invited') conditions.push(sql`(m.status = 'invited' and not ${invitationExpiredSql()})`);
+  else if (query.status !== undefined) conditions.push(sql`m.status = ${query.status}`);
+  const isMember = sql`(u.kind = 'local' or ${domainMemberSql()})`;
+  if (query.type === 'member') conditions.push(isMember);
+  else if (query.type === 'guest') conditions.push(sql`not ${isMember}`);
+  if (query.q) {
+    const q = sql<string>`lower(${query.q})`;
+    conditions.push(sql`(${contains(sql.ref('m.user_id'), q)} or ${contains(sql.ref('u.email'), q)} or ${contains(sql.ref('lc.login'), q)} or ${contains(sql`lc.first_name || ' ' || lc.last_name`, q)})`);
+  }
+  return conditions.length ? sql<boolean>`${sql.join(conditions, sql` and `)}` : sql<boolean>`true`;
+}
 
 type MemberRow = Awaited<ReturnType<ReturnType<typeof membershipsQuery>['executeTakeFirstOrThrow']>>;
 
@@ -257,11 +286,30 @@ export function createMembersService(deps: WriteDeps & { hashing: HashQueue; inv
   }
 
   return {
-    async list(caller: Caller, companyId: string): Promise<MemberView[]> {
+    /**
+     * Without `limit`, every member (matching the filters) as the list always was. With it, a page in
+     * user id order from after the cursor (keyset on the primary key, so a page costs the same
+     * wherever it is) and how many match over all pages.
+     */
+    async list(caller: Caller, companyId: string, query: MemberListQuery = {}): Promise<MemberList> {
       return readCompany(deps, caller, companyId, async (rights) => {
         assertCan(rights, { action: 'view', subject: 'Member' });
-        const rows = await membersQuery(db, companyId).orderBy('m.created_at').orderBy('m.user_id').execute();
-        return rows.map(toView);
+        const matching = membersQuery(db, companyId).where(filterSql(query));
+        if (query.limit === undefined) {
+          const rows = await matching.orderBy('m.created_at').orderBy('m.user_id').execute();
+          return { members: rows.map(toView) };
+        }
+        const after = query.after === undefined ? undefined : decodeMemberCursor(query.after)!;
+        const [rows, counted] = await Promise.all([
+          (after === undefined ? matching : matching.where('m.user_id', '>', after)).orderBy('m.user_id').limit(query.limit + 1).execute(),
+          countQuery(db, companyId, query).executeTakeFirstOrThrow(),
+        ]);
+        const page = rows.slice(0, query.limit);
+        return {
+          members: page.map(toView),
+          next: rows.length > query.limit ? encodeMemberCursor(page.at(-1)!.user_id) : null,
+          total: Number(counted.total),
+        };
       });
     },
 
