@@ -16,6 +16,7 @@ import { createAbilityProvider, type AbilityProvider } from './check/abilities.j
 import { createCheckHandler } from './check/http-handler.js';
 import { checkApiRoutes, createCheckRouter } from './check/routes.js';
 import { createCheckTokenGuard } from './check/check-token.js';
+import { createSelfCheckGuard } from './check/self-check.js';
 import { createCheckService } from './check/service.js';
 import { docsRouter } from './docs/routes.js';
 import { devSecretPath, ensureDevSecret, usesDevSecret } from './auth/dev-secret.js';
@@ -204,7 +205,9 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       webhookDocs(),
     );
 
-    const checkHandler = createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger });
+    // A user's own token may ask the check API about that user (the console); only where the check token is missing.
+    const authoriseSelf = createSelfCheckGuard((token) => auth.verify(token));
+    const checkHandler = createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, authoriseSelf, metrics, logger });
     const forwardAuth = createForwardAuthHandler({
       service: checkService,
       matcher: routeMatcher,
@@ -219,7 +222,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       // The endpoints asked on every request a service or gateway guards, on bare node:http; express for the rest.
       checkHandler: (req, res) => checkHandler(req, res) || forwardAuth(req, res) || authzenEvaluation(req, res),
       routers: [
-        createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN)),
+        createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN), authoriseSelf),
         createAuthzenRouter(authzen.other, createCheckTokenGuard(config.CHECK_TOKEN)),
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),
