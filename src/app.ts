@@ -198,6 +198,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       hashing,
       invitations: { ttlSeconds: config.INVITATION_TTL, urlTemplate: config.INVITE_URL_TEMPLATE },
       events: webhooks ? { append: appendEvents, committed: () => webhooks.wake() } : undefined,
+      decide: (body) => checkService.check(body),
     });
     const openApi = buildOpenApi(
       { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API, gateway forward-auth, AuthZEN 1.0 and admin API' },
