@@ -111,7 +111,7 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
 
   it("documents the check API's credentials: the check token, or a user's own token about themself (never for /metrics)", () => {
     for (const [method, path] of [['post', '/v1/check'], ['post', '/v1/check/batch'], ['post', '/v1/accessible'], ['get', '/v1/companies/{company}/principals/{userId}/rules']] as const) {
-      const op = (document.paths[path] as Record<string, { security: unknown; description?: string }>)[method]!;
+      const op = (document.paths[path] as unknown as Record<string, { security: unknown; description?: string }>)[method]!;
       expect(op.security, path).toEqual([{ checkToken: [] }, { bearerToken: [] }, {}]);
       expect(op.description, path).toContain('to ask about themself only');
     }
