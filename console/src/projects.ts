@@ -1,4 +1,4 @@
-import { checkApi, checkApiClosed, session } from './api.js';
+import { checkApi, session } from './api.js';
 import type { AccessibleAnswer } from './types.js';
 
 /**
@@ -6,17 +6,11 @@ import type { AccessibleAnswer } from './types.js';
  * admin endpoint listing projects: the service that owns them registers them).
  */
 export async function visibleProjects(): Promise<string[]> {
-  let body: AccessibleAnswer;
-  try {
-    body = await checkApi<AccessibleAnswer>('/v1/accessible', {
-      company: session().company,
-      principal: { token: session().token },
-      action: 'view',
-      resourceType: 'Project',
-    });
-  } catch (error) {
-    if (checkApiClosed(error)) return [];
-    throw error;
-  }
+  const body = await checkApi<AccessibleAnswer>('/v1/accessible', {
+    company: session().company,
+    principal: { id: session().userId },
+    action: 'view',
+    resourceType: 'Project',
+  });
   return body.kind === 'some' ? [...(body.ids ?? [])].sort() : [];
 }
