@@ -17,6 +17,7 @@ import { createAbilityProvider, type AbilityProvider } from './check/abilities.j
 import { createCheckHandler } from './check/http-handler.js';
 import { checkApiRoutes, createCheckRouter } from './check/routes.js';
 import { createCheckTokenGuard } from './check/check-token.js';
+import { createSelfCheckGuard } from './check/self-check.js';
 import { createCheckService } from './check/service.js';
 import { docsRouter } from './docs/routes.js';
 import { devSecretPath, ensureDevSecret, usesDevSecret } from './auth/dev-secret.js';
@@ -202,6 +203,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       hashing,
       invitations: { ttlSeconds: config.INVITATION_TTL, urlTemplate: config.INVITE_URL_TEMPLATE },
       events: webhooks ? { append: appendEvents, committed: () => webhooks.wake() } : undefined,
+      decide: (body) => checkService.check(body),
     });
     const openApi = buildOpenApi(
       { title: 'Castellan', version: PACKAGE_VERSION, description: 'Authorization policy engine: check API, gateway forward-auth, AuthZEN 1.0 and admin API' },
@@ -209,7 +211,9 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       webhookDocs(),
     );
 
-    const checkHandler = createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, metrics, logger });
+    // A user's own token may ask the check API about that user (the console); only where the check token is missing.
+    const authoriseSelf = createSelfCheckGuard((token) => auth.verify(token));
+    const checkHandler = createCheckHandler({ service: checkService, checkToken: config.CHECK_TOKEN, authoriseSelf, metrics, logger });
     const forwardAuth = createForwardAuthHandler({
       service: checkService,
       matcher: routeMatcher,
@@ -224,7 +228,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       // The endpoints asked on every request a service or gateway guards, on bare node:http; express for the rest.
       checkHandler: (req, res) => checkHandler(req, res) || forwardAuth(req, res) || authzenEvaluation(req, res),
       routers: [
-        createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN)),
+        createCheckRouter(checkRoutes.other, createCheckTokenGuard(config.CHECK_TOKEN), authoriseSelf),
         createAuthzenRouter(authzen.other, createCheckTokenGuard(config.CHECK_TOKEN)),
         createAuthRouter(ownAuthRoutes),
         createAdminRouter(admin, { auth, metrics, operatorToken: config.OPERATOR_TOKEN }),

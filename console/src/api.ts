@@ -81,30 +81,24 @@ export const api = {
   anonymous: <T>(method: string, path: string, body?: unknown) => send<T>(method, path, body, {}, false),
 };
 
-let closed = false;
-
-/** Whether the check API refused the console for want of CHECK_TOKEN (then remembered for the banner). */
-export function checkApiClosed(error: unknown): boolean {
-  const refused = error instanceof ApiError && error.status === 401 && error.details?.credential === 'check_token';
-  if (refused) closed = true;
-  return refused;
-}
-
-/** Whether any call of this page found the check API closed to the console. */
-export const checkApiWasClosed = (): boolean => closed;
-
 /**
- * A call to the check API. It authenticates services, not people: the caller's token goes in
- * the body as the principal (or the question names a user by id), never as Authorization.
+ * A call to the check API about the signed-in user, with their own token as the credential:
+ * where the operator set CHECK_TOKEN, Castellan answers a user's token about that user only
+ * (README, Check API), which is all the console asks it. A refusal of that token is the
+ * session's end, whatever credential the refusal names.
  */
-export async function checkApi<T>(path: string, body?: unknown): Promise<T> {
+export async function checkApi<T>(path: string, body?: unknown, options: { aboutSelf: boolean } = { aboutSelf: true }): Promise<T> {
   try {
-    return (await send<T>(body === undefined ? 'GET' : 'POST', path, body, {}, false)).body;
+    return (await send<T>(body === undefined ? 'GET' : 'POST', path, body, {}, true)).body;
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401 && error.details?.credential !== 'check_token') onExpired(error.message);
+    // About someone else, the same refusal only says this instance keeps such questions for services.
+    if (options.aboutSelf && error instanceof ApiError && error.status === 401 && error.details?.credential === 'check_token') onExpired(error.message);
     throw error;
   }
 }
+
+/** Whether the check API refused a question for want of CHECK_TOKEN (one about another user, on an instance that has one). */
+export const isCheckTokenRefusal = (error: unknown): boolean => error instanceof ApiError && error.status === 401 && error.details?.credential === 'check_token';
 
 /**
  * What the signed-in caller may do, asked of the check API in one batch per page. The
@@ -113,18 +107,10 @@ export async function checkApi<T>(path: string, body?: unknown): Promise<T> {
 export async function can<K extends string>(questions: Record<K, CheckQuestion>): Promise<Record<K, boolean>> {
   const keys = Object.keys(questions) as K[];
   if (!keys.length) return {} as Record<K, boolean>;
-  let body: BatchAnswer;
-  try {
-    body = await checkApi<BatchAnswer>('/v1/check/batch', {
-      company: session().company,
-      principal: { token: session().token },
-      checks: keys.map((k) => questions[k]),
-    });
-  } catch (error) {
-    if (!checkApiClosed(error)) throw error;
-    // The check API wants a service credential no browser should hold: offer every control
-    // and let the admin API decide (its refusals are shown), and say so on the page.
-    return Object.fromEntries(keys.map((k) => [k, true])) as Record<K, boolean>;
-  }
+  const body = await checkApi<BatchAnswer>('/v1/check/batch', {
+    company: session().company,
+    principal: { id: session().userId },
+    checks: keys.map((k) => questions[k]),
+  });
   return Object.fromEntries(keys.map((k, i) => [k, body.results[i]?.allowed === true])) as Record<K, boolean>;
 }

@@ -1,4 +1,4 @@
-import { api, ApiError, checkApiWasClosed, useSession } from './api.js';
+import { api, ApiError, useSession } from './api.js';
 import { collectDrafts, notice, onRedraw, setDrafts, type Page } from './app.js';
 import { h, replace } from './dom.js';
 import { renderSignIn } from './pages/signin.js';
@@ -117,11 +117,6 @@ async function route(): Promise<void> {
     await entry.page({ root: main, params: new URLSearchParams(query), config });
     // For measuring: how long after navigation the page was drawn with its data.
     performance.mark(`castellan:${entry.id}:ready`);
-    if (checkApiWasClosed()) {
-      main.prepend(
-        h('p', { class: 'notice info', role: 'status' }, 'This instance requires CHECK_TOKEN on its check API, which a browser must not hold: the console cannot ask which controls you may use, so it offers them all, and Castellan refuses what you may not do. The access explorer needs the check API.'),
-      );
-    }
     main.querySelector<HTMLElement>('h1')?.focus({ preventScroll: true });
   } catch (error) {
     if (!loadSession()) return;

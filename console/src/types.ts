@@ -9,6 +9,7 @@ import type { rolesView, companyRoleView, projectRoleView } from '../../src/admi
 import type { teamList, teamView } from '../../src/admin/teams/schemas.js';
 import type { projectMembers, projectPage, projectView } from '../../src/admin/projects/schemas.js';
 import type { auditEntry, auditPage } from '../../src/admin/audit/schemas.js';
+import type { AccessSchemas } from '../../src/admin/access/schemas.js';
 
 export type { Catalog };
 export type Company = z.output<typeof companyView>;
@@ -38,6 +39,7 @@ export type CheckAnswer = z.output<Schemas['checkAnswer']>;
 export type BatchAnswer = z.output<Schemas['batchAnswer']>;
 export type RulesAnswer = z.output<Schemas['rulesAnswer']>;
 export type AccessibleAnswer = z.output<Schemas['accessibleAnswer']>;
+export type ExplainBody = z.input<AccessSchemas['explainBody']>;
 
 /** What /console/config.json says about this instance. */
 export interface ConsoleConfig {

@@ -11,6 +11,8 @@ import type { Database } from '../store/schema.js';
 import { meRoutes } from './me/routes.js';
 import type { InvitationSettings } from './members/service.js';
 import type { EventSink } from './transaction.js';
+import { accessRoutes } from './access/routes.js';
+import type { CheckDecider } from './access/service.js';
 import { auditRoutes } from './audit/routes.js';
 import { companiesRoutes } from './companies/routes.js';
 import { authenticate } from './context.js';
@@ -32,6 +34,8 @@ export interface AdminDeps {
   invitations: InvitationSettings;
   /** The webhook outbox, when WEBHOOK_URL is configured. */
   events?: EventSink | undefined;
+  /** The check API's decision (its service, narrowed), for the access explain endpoint. */
+  decide: CheckDecider;
 }
 
 /** Every admin endpoint, as data: mounted below and described by the OpenAPI document. */
@@ -44,6 +48,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     ...teamsRoutes(deps),
     ...projectsRoutes(deps),
     ...auditRoutes(deps),
+    ...accessRoutes(deps),
   ];
 }
 

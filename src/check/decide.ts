@@ -53,7 +53,7 @@ export const isProjectCreation = (action: string, type: string): boolean => acti
  * `resource.id` first), read from the question: the objects CASL gets are of a class per
  * type, so a lookup by attribute name on them would be megamorphic on the hot path.
  */
-function projectNamed(attribute: string, resource: CheckResource): unknown {
+export function projectNamed(attribute: string, resource: CheckResource): unknown {
   return attribute === 'id' && resource.id !== undefined ? resource.id : resource.attributes?.[attribute];
 }
 

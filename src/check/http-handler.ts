@@ -6,6 +6,7 @@ import { onJsonBody, sendJson } from '../http/json.js';
 import { createWriteBatch } from '../http/write-batch.js';
 import type { BatchAnswer, CheckAnswer, CheckService } from './service.js';
 import { checkTokenRefused, createCheckTokenGuard } from './check-token.js';
+import { bearerOf, type AskedAbout } from './self-check.js';
 
 const BODY_LIMIT = 1024 * 1024;
 
@@ -21,8 +22,15 @@ type Answer = CheckAnswer | BatchAnswer;
  * Answers are written in batches (see write-batch.ts); the latency histogram includes
  * the wait.
  */
-export function createCheckHandler(deps: { service: CheckService; checkToken: string | undefined; metrics: Metrics; logger: Logger }) {
-  const { service, metrics, logger } = deps;
+export function createCheckHandler(deps: {
+  service: CheckService;
+  checkToken: string | undefined;
+  /** A user's own token asking about that user, where the check token is missing (self-check.ts). */
+  authoriseSelf?: (authorization: string | undefined, asked: AskedAbout) => Promise<boolean>;
+  metrics: Metrics;
+  logger: Logger;
+}) {
+  const { service, metrics, logger, authoriseSelf } = deps;
   const isAuthorised = createCheckTokenGuard(deps.checkToken);
   const singleTimer = metrics.checkDuration.labels({ endpoint: 'check' });
   const batchTimer = metrics.checkDuration.labels({ endpoint: 'batch' });
@@ -83,21 +91,49 @@ export function createCheckHandler(deps: { service: CheckService; checkToken: st
       sendJson(res, 405, { error: { code: 'invalid_request', message: 'use POST' } }, { allow: 'POST', ...idHeader(requestId) });
       return true;
     }
+    // The constant-time comparison first: callers with the check token, and instances without
+    // one, never take the user-token branch.
+    let asSelf = false;
     if (!isAuthorised(req.headers.authorization)) {
-      req.resume();
-      fail(res, checkTokenRefused(), requestId);
-      return true;
+      if (!authoriseSelf || bearerOf(req.headers.authorization) === null) {
+        req.resume();
+        fail(res, checkTokenRefused(), requestId);
+        return true;
+      }
+      asSelf = true;
     }
     const contentType = req.headers['content-type'];
     if (contentType !== undefined && !contentType.startsWith('application/json')) {
       req.resume();
-      fail(res, new InvalidRequestError('content-type must be application/json'), requestId);
+      fail(res, asSelf ? checkTokenRefused() : new InvalidRequestError('content-type must be application/json'), requestId);
       return true;
     }
     // observe() on the bound child rather than startTimer(), which merges label objects and allocates hrtime pairs per call.
     const timer = isSingle ? singleTimer : batchTimer;
     const started = performance.now();
     const end = () => timer.observe((performance.now() - started) / 1000);
+    if (asSelf) {
+      // Whom the body asks about decides whether the user's token may ask it; a body that cannot
+      // be read is refused like any other question the token may not ask.
+      const refuse = () => {
+        fail(res, checkTokenRefused(), requestId);
+        end();
+      };
+      const authorization = req.headers.authorization;
+      onJsonBody(
+        req,
+        BODY_LIMIT,
+        (body) => {
+          const asked = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+          authoriseSelf!(authorization, { company: asked.company, principal: asked.principal }).then(
+            (self) => (self ? answer(res, isSingle, body, requestId, end) : refuse()),
+            refuse,
+          );
+        },
+        refuse,
+      );
+      return true;
+    }
     onJsonBody(
       req,
       BODY_LIMIT,

@@ -54,6 +54,8 @@ export function createCheckSchemas(catalog: Catalog) {
 
   return {
     checkBody: z.strictObject({ company: id, principal, ...questionShape, consistency }).superRefine(belongsToType),
+    /** A check's question about a principal named by id, in a company given elsewhere (the admin API's access explain). */
+    principalQuestion: z.strictObject({ principal: z.strictObject({ id: userIdSchema }), ...questionShape, consistency }).superRefine(belongsToType),
     batchBody: z.strictObject({
       company: id,
       principal,

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { Route } from './route.js';
 
 /** What the document needs of an endpoint: a Route, or the description of one served outside express. */
-export type DocumentedRoute = Pick<Route, 'method' | 'path' | 'summary' | 'tag' | 'params' | 'query' | 'body' | 'success' | 'alsoSucceeds' | 'errors' | 'headers'> & {
+export type DocumentedRoute = Pick<Route, 'method' | 'path' | 'summary' | 'description' | 'tag' | 'params' | 'query' | 'body' | 'success' | 'alsoSucceeds' | 'errors' | 'headers'> & {
+  /** A `service` route a user's own token may also call, about that user (self-check.ts). */
+  askedAbout?: unknown;
   /** `gateway`: forward-auth, where Authorization carries the end user's token and the gateway's credential has a header of its own. */
   security: Route['security'] | 'gateway';
   operator?: 'beside';
@@ -109,7 +111,7 @@ function securityOf(route: DocumentedRoute): Array<Record<string, string[]>> | n
     case 'user-or-operator':
       return [{ bearerToken: [] }, { operatorToken: [] }, { bearerToken: [], operatorToken: [] }];
     case 'service':
-      return [{ checkToken: [] }, {}];
+      return route.askedAbout ? [{ checkToken: [] }, { bearerToken: [] }, {}] : [{ checkToken: [] }, {}];
     case 'gateway':
       return [{ bearerToken: [], gatewayToken: [] }, { bearerToken: [] }];
     default:
@@ -155,6 +157,7 @@ export function buildOpenApi(info: OpenApiInfo, routes: readonly DocumentedRoute
     const operation: Record<string, unknown> = {
       operationId: operationId(route),
       summary: route.summary,
+      ...(route.description ? { description: route.description } : {}),
       tags: [route.tag],
       parameters: [
         ...parametersOf(route.params, 'path'),

@@ -5,6 +5,7 @@ import type { TokenClaims } from '../auth/auth.js';
 import { InvalidRequestError, UnauthenticatedError } from '../errors.js';
 import { createOperatorGuard, OPERATOR_HEADER } from './operator-token.js';
 import { checkTokenRefused } from '../check/check-token.js';
+import type { AskedAbout } from '../check/self-check.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -30,6 +31,8 @@ interface RouteBase<P, Q, B> {
   /** OpenAPI style, `{name}` for path parameters. */
   path: string;
   summary: string;
+  /** Longer prose for the OpenAPI document (CommonMark): rules a client must know beyond the summary. */
+  description?: string;
   tag: string;
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
@@ -63,6 +66,11 @@ export interface OperatorRoute<P, Q, B> extends RouteBase<P, Q, B> {
 /** Public, or guarded by the check token before it reaches the handler. */
 export interface OpenRoute<P, Q, B> extends RouteBase<P, Q, B> {
   security: 'none' | 'service';
+  /**
+   * A `service` route a user may also ask about themself with their own token (self-check.ts):
+   * whom the raw request asks about. Without it only the check token opens the route.
+   */
+  askedAbout?(raw: { params: Record<string, unknown>; body: unknown }): AskedAbout;
   handle(input: RouteInput<P, Q, B>): Promise<RouteReply>;
 }
 
@@ -113,6 +121,8 @@ export interface MountOptions {
   authenticate?(req: Request): Promise<TokenClaims>;
   /** Required to mount `service` routes; without it they refuse every caller. */
   isServiceAuthorised?(header: string | undefined): boolean;
+  /** For `service` routes with `askedAbout`, when isServiceAuthorised refused: a user's own token asking about that user. */
+  authoriseSelf?(header: string | undefined, asked: AskedAbout): Promise<boolean>;
   /** Whether a request carries the operator credential (throws when it carries a wrong one); without it, any operator token is refused. */
   isOperator?(header: string | string[] | undefined): boolean;
   /** Called when a write finishes, for metrics. */
@@ -136,7 +146,8 @@ export function mountRoutes(router: Router, routes: readonly Route[], options: M
       if (userNeeded && !options.authenticate) throw new UnauthenticatedError('this endpoint takes no user tokens here');
       const caller = userNeeded ? await options.authenticate!(req) : null;
       if (route.security === 'service' && options.isServiceAuthorised?.(req.headers.authorization) !== true) {
-        throw checkTokenRefused();
+        const self = route.askedAbout && options.authoriseSelf ? await options.authoriseSelf(req.headers.authorization, route.askedAbout({ params: req.params, body: req.body })) : false;
+        if (!self) throw checkTokenRefused();
       }
       const input: RouteInput<unknown, unknown, unknown> = {
         params: parsePart(route.params, req.params, 'path'),

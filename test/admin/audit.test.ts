@@ -144,6 +144,11 @@ describe.skipIf(!servicesUp)('audit API', () => {
     ['a cursor past the largest id', `after=${Buffer.from('9223372036854775808').toString('base64url')}`, 'after'],
     ['a cursor of nineteen nines', `after=${Buffer.from('9999999999999999999').toString('base64url')}`, 'after'],
     ['an unknown parameter', 'before=1', 'before'],
+    ['an empty target', 'target=', 'target'],
+    ['a target with a control character', 'target=team%0A', 'target'],
+    ['a target of 301 characters', `target=${'t'.repeat(301)}`, 'target'],
+    ['an actor with a control character', 'actor=a%01b', 'actor'],
+    ['an empty actor', 'actor=', 'actor'],
   ];
   for (const [name, query, path] of badQueries) {
     it(`refuses ${name} with 400 invalid_request`, async () => {
@@ -153,6 +158,65 @@ describe.skipIf(!servicesUp)('audit API', () => {
       expect(response.body.error.details.path).toBe(path);
     });
   }
+
+  describe('filters: ?actor= (exactly) and ?target= (a prefix), applied by the server, paged like the whole log', () => {
+    let id: string;
+    let owner: AdminClient;
+    const targets = (response: JsonResponse) => (response.body.entries as Entry[]).map((e) => e.target);
+
+    beforeAll(async () => {
+      ({ id, owner } = await company('filters'));
+      for (const user of ['a_b', 'axb', 'a%c']) await addMember(db, id, user, 'collaborator');
+      await addMember(db, id, 'mgr', 'manager');
+      for (const team of ['design', 'design2']) expect((await owner.post(`/v1/companies/${id}/teams`, { id: team, name: team })).status).toBe(201);
+      for (const user of ['a_b', 'axb', 'a%c']) expect((await owner.put(`/v1/companies/${id}/teams/design/members/${encodeURIComponent(user)}`)).status).toBe(200);
+      const invited = await adminClient(instance.url, 'mgr').post(`/v1/companies/${id}/invitations`, { email: 'newcomer@example.test', role: 'collaborator' });
+      expect(invited.status).toBe(201);
+    });
+
+    it('actor: only that user\'s entries', async () => {
+      const byManager = await owner.get(`/v1/companies/${id}/audit?actor=mgr`);
+      expect(byManager.body.entries.map((e: Entry) => [e.actor, e.action])).toEqual([['mgr', 'member.invite']]);
+      expect(byManager.body.next).toBeNull();
+      const byOwner = await owner.get(`/v1/companies/${id}/audit?actor=${owner.userId}`);
+      expect(byOwner.body.entries.map((e: Entry) => e.action)).toEqual(['company.create', 'team.create', 'team.create', 'team.member.add', 'team.member.add', 'team.member.add']);
+      expect((await owner.get(`/v1/companies/${id}/audit?actor=MGR`)).body.entries).toEqual([]);
+    });
+
+    it('target: a prefix, with LIKE\'s wildcards taken literally', async () => {
+      expect(targets(await owner.get(`/v1/companies/${id}/audit?target=team:design`))).toEqual([
+        'team:design',
+        'team:design2',
+        'team:design/user:a_b',
+        'team:design/user:axb',
+        'team:design/user:a%c',
+      ]);
+      expect(targets(await owner.get(`/v1/companies/${id}/audit?target=team:design/`))).toEqual(['team:design/user:a_b', 'team:design/user:axb', 'team:design/user:a%c']);
+      // Unescaped, "_" would match any character and "%" anything at all.
+      expect(targets(await owner.get(`/v1/companies/${id}/audit?target=${encodeURIComponent('team:design/user:a_')}`))).toEqual(['team:design/user:a_b']);
+      expect(targets(await owner.get(`/v1/companies/${id}/audit?target=${encodeURIComponent('team:design/user:a%')}`))).toEqual(['team:design/user:a%c']);
+      expect(targets(await owner.get(`/v1/companies/${id}/audit?target=${encodeURIComponent('%')}`))).toEqual([]);
+      expect(targets(await owner.get(`/v1/companies/${id}/audit?target=Team:`))).toEqual([]);
+    });
+
+    it('both together, and the cursor carries on within the filter', async () => {
+      const pages: string[][] = [];
+      let after: string | null = null;
+      do {
+        const response: JsonResponse = await owner.get(`/v1/companies/${id}/audit?actor=${owner.userId}&target=team:design/&limit=2${after ? `&after=${after}` : ''}`);
+        expect(response.status).toBe(200);
+        pages.push(targets(response));
+        after = response.body.next;
+      } while (after !== null && pages.length < 10);
+      expect(pages).toEqual([['team:design/user:a_b', 'team:design/user:axb'], ['team:design/user:a%c']]);
+    });
+
+    it('filters never widen who may read: an editor is refused with or without them', async () => {
+      await addMember(db, id, 'ed', 'editor');
+      const response = await adminClient(instance.url, 'ed').get(`/v1/companies/${id}/audit?actor=ed`);
+      expect(response).toMatchObject(failure(403, 'forbidden'));
+    });
+  });
 
   it('accepts limit 1 and 500', async () => {
     const { id, owner } = await company('bounds');

@@ -84,7 +84,7 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
   it('covers every endpoint of the contract, and nothing it does not serve', () => {
     const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`));
     for (const [method, path] of CONTRACT) expect(documented, `${method} ${path}`).toContain(`${method} ${path}`);
-    // Extras beyond the contract: the team reads, and issue 20's invitation lifecycle, self-service and projects list.
+    // Extras beyond the contract: the team reads, issue 20's invitation lifecycle, self-service and projects list, and issue 15's access explain.
     expect(documented.filter((op) => !CONTRACT.some(([m, p]) => op === `${m} ${p}`)).sort()).toEqual([
       'delete /v1/companies/{company}/members/me',
       'get /v1/companies/{company}/members/me',
@@ -92,6 +92,7 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
       'get /v1/companies/{company}/teams',
       'get /v1/companies/{company}/teams/{teamId}',
       'get /v1/me',
+      'post /v1/companies/{company}/access/explain',
       'post /v1/companies/{company}/invitations/decline',
       'post /v1/companies/{company}/invitations/{userId}/resend',
     ]);
@@ -105,6 +106,14 @@ describe.skipIf(!servicesUp)('GET /openapi.json', () => {
         const noRoute = response.status === 404 && String(response.body?.error?.message ?? '').startsWith('no route');
         expect(noRoute, `${method} ${path}`).toBe(false);
       }
+    }
+  });
+
+  it("documents the check API's credentials: the check token, or a user's own token about themself (never for /metrics)", () => {
+    for (const [method, path] of [['post', '/v1/check'], ['post', '/v1/check/batch'], ['post', '/v1/accessible'], ['get', '/v1/companies/{company}/principals/{userId}/rules']] as const) {
+      const op = (document.paths[path] as unknown as Record<string, { security: unknown; description?: string }>)[method]!;
+      expect(op.security, path).toEqual([{ checkToken: [] }, { bearerToken: [] }, {}]);
+      expect(op.description, path).toContain('to ask about themself only');
     }
   });
 

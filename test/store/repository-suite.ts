@@ -174,7 +174,7 @@ export function repositorySuite(label: string, open: () => Promise<Store>, clean
 
     it('reverts every migration and applies them again', async () => {
       const down = await migrateAllDown(store.db);
-      expect(down).toEqual(['reverted 0006_covering_load_indexes', 'reverted 0005_invitation_expiry_and_webhook_outbox', 'reverted 0004_audit_outlives_company', 'reverted 0003_audit_operator', 'reverted 0002_policy_version_tombstones', 'reverted 0001_initial']);
+      expect(down).toEqual(['reverted 0007_audit_filters', 'reverted 0006_covering_load_indexes', 'reverted 0005_invitation_expiry_and_webhook_outbox', 'reverted 0004_audit_outlives_company', 'reverted 0003_audit_operator', 'reverted 0002_policy_version_tombstones', 'reverted 0001_initial']);
       const tables = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('memberships', 'companies', 'webhook_outbox')`.execute(store.db);
       expect(tables.rows[0]!.n).toBe(0);
       expect(await migrateToLatest(store.db)).toEqual([
@@ -184,6 +184,7 @@ export function repositorySuite(label: string, open: () => Promise<Store>, clean
         'applied 0004_audit_outlives_company',
         'applied 0005_invitation_expiry_and_webhook_outbox',
         'applied 0006_covering_load_indexes',
+        'applied 0007_audit_filters',
       ]);
     });
   });

@@ -1,13 +1,16 @@
-import { ApiError, checkApi, enc, session } from '../api.js';
+import { api, ApiError, checkApi, companyPath, enc, isCheckTokenRefusal, session } from '../api.js';
 import { pageHeader, replaceParams, type PageContext } from '../app.js';
 import { busy, field, h, replace, select, tableBox } from '../dom.js';
 import { displayName, loadMembers } from '../members.js';
 import { projectLabel, visibleProjects, type ProjectRef } from '../projects.js';
-import type { CheckAnswer, CheckBody, RulesAnswer } from '../types.js';
+import type { CheckAnswer, ExplainBody, RulesAnswer } from '../types.js';
 
 /**
- * "Why can(not) they?": one /v1/check for a user, an action and a resource, with its reason,
- * beside the user's compiled rules from the rules endpoint. The same calls a script makes.
+ * "Why can(not) they?": the admin API's access explain (the /v1/check decision and reason,
+ * asked with the signed-in user's token and gated on their rights to see members, roles and
+ * the project's members), beside the user's compiled rules from the check API's rules
+ * endpoint where it answers the console: always about oneself, about others only where no
+ * CHECK_TOKEN is configured.
  */
 export async function explorerPage({ root, params, config }: PageContext): Promise<void> {
   const { catalog } = config;
@@ -50,14 +53,14 @@ export async function explorerPage({ root, params, config }: PageContext): Promi
     const spec = catalog.subjects[type.value]!;
     const attributes: Record<string, string> = {};
     if (spec.projectAttribute && project.value.trim()) attributes[spec.projectAttribute] = project.value.trim();
-    const resource: CheckBody['resource'] = { type: type.value as CheckBody['resource']['type'] };
+    const resource: ExplainBody['resource'] = { type: type.value as ExplainBody['resource']['type'] };
     if (resourceId.value.trim()) resource.id = resourceId.value.trim();
     if (Object.keys(attributes).length) resource.attributes = attributes;
-    const body: CheckBody = { company: session().company, principal: { id: user.value }, action: action.value as CheckBody['action'], resource };
-    if (fieldSelect.value && spec.fields?.length) body.field = fieldSelect.value as NonNullable<CheckBody['field']>;
+    const body: ExplainBody = { principal: { id: user.value }, action: action.value as ExplainBody['action'], resource };
+    if (fieldSelect.value && spec.fields?.length) body.field = fieldSelect.value as NonNullable<ExplainBody['field']>;
     replaceParams('explorer', { user: user.value, type: type.value, action: action.value, project: attributes[spec.projectAttribute ?? ''] ?? undefined, id: resource.id, field: body.field });
     try {
-      const decision = await checkApi<CheckAnswer>('/v1/check', body);
+      const decision = (await api.post<CheckAnswer>(companyPath('/access/explain'), body)).body;
       replace(
         answer,
         h('p', { class: `decision ${decision.allowed ? 'allowed' : 'denied'}`, role: 'status' }, decision.allowed ? 'Allowed' : 'Denied'),
@@ -65,9 +68,13 @@ export async function explorerPage({ root, params, config }: PageContext): Promi
       );
     } catch (error) {
       replace(answer, h('p', { class: 'notice error', role: 'alert' }, error instanceof ApiError ? error.message : String(error)));
+      // Whoever may not ask about this user does not see their rules either.
+      replace(rules);
+      return;
     }
+    const aboutSelf = user.value === session().userId;
     try {
-      const compiled = await checkApi<RulesAnswer>(`/v1/companies/${enc(session().company)}/principals/${enc(user.value)}/rules`);
+      const compiled = await checkApi<RulesAnswer>(`/v1/companies/${enc(session().company)}/principals/${enc(user.value)}/rules`, undefined, { aboutSelf });
       replace(
         rules,
         h('h2', null, 'Their rules'),
@@ -75,6 +82,14 @@ export async function explorerPage({ root, params, config }: PageContext): Promi
         tableBox('Their rules', h('table', { class: 'rules' }, h('caption', { class: 'visually-hidden' }, 'Compiled rules'), h('thead', null, h('tr', null, ['Effect', 'Action', 'Subject', 'Sections', 'Conditions', 'Why'].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', null, (compiled.rules as RawRule[]).map(ruleRow)))),
       );
     } catch (error) {
+      if (!aboutSelf && isCheckTokenRefusal(error)) {
+        replace(
+          rules,
+          h('h2', null, 'Their rules'),
+          h('p', { class: 'hint' }, 'This instance requires CHECK_TOKEN on its check API: a user’s compiled rules go to services holding it, and to the user themself. The decision above is the one services get.'),
+        );
+        return;
+      }
       replace(rules, h('p', { class: 'notice error' }, `The rules could not be read: ${error instanceof ApiError ? error.message : String(error)}`));
     }
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hasControlCharacters, NO_CONTROL_CHARACTERS } from '../../http/text.js';
 import { decodeCursorOf, encodeCursor, idSchema, pagingQuery, userIdSchema, versionSchema } from '../schemas.js';
 
 /** The paging cursor: base64url of the last entry's id (bigserial: decimal, no leading zeros, within bigint, which PostgreSQL refuses beyond). */
@@ -11,7 +12,22 @@ export const decodeCursor = (cursor: string): string | null => decodeCursorOf(cu
 export const AUDIT_PAGE_DEFAULT = 50;
 export const AUDIT_PAGE_MAX = 500;
 
-export const auditQuery = pagingQuery(decodeCursor, { default: AUDIT_PAGE_DEFAULT, max: AUDIT_PAGE_MAX });
+export const AUDIT_TARGET_MAX = 300;
+
+/**
+ * Optional filters beside the paging (API.md's `?after=&limit=` keeps its meaning): the
+ * cursor is the last entry's id, so a next page asked with the same filters carries on.
+ */
+export const auditQuery = pagingQuery(decodeCursor, { default: AUDIT_PAGE_DEFAULT, max: AUDIT_PAGE_MAX }).extend({
+  actor: userIdSchema.optional().describe('only entries by this actor: a user id, exactly, or "operator" for the platform operator acting alone'),
+  target: z
+    .string()
+    .min(1)
+    .max(AUDIT_TARGET_MAX)
+    .refine((target) => !hasControlCharacters(target), NO_CONTROL_CHARACTERS)
+    .optional()
+    .describe('only entries whose target starts with this, case-sensitively: member:ken, team:design, grant:bridge/ (grants on project bridge), role:'),
+});
 export type AuditQuery = z.infer<typeof auditQuery>;
 
 export const auditParams = z.strictObject({ company: idSchema });

@@ -46,6 +46,9 @@ function afterId(cursor: string): string {
   return id;
 }
 
+/** A LIKE pattern matching the text itself: `%`, `_` and the escape character (backslash, LIKE's default) taken literally. */
+export const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
 export function createAuditService(deps: Pick<WriteDeps, 'db' | 'policies'>) {
   const { db } = deps;
 
@@ -57,6 +60,8 @@ export function createAuditService(deps: Pick<WriteDeps, 'db' | 'policies'>) {
   async function page(companyId: string, query: AuditQuery): Promise<AuditPage> {
     let select = db.selectFrom('audit_log').selectAll().where('company_id', '=', companyId);
     if (query.after !== undefined) select = select.where('id', '>', afterId(query.after));
+    if (query.actor !== undefined) select = select.where('actor', '=', query.actor);
+    if (query.target !== undefined) select = select.where('target', 'like', `${escapeLike(query.target)}%`);
     const rows = await select.orderBy('id').limit(query.limit + 1).execute();
     return toPage(rows, query.limit);
   }
