@@ -152,6 +152,6 @@ export async function openIdleConnection(port: number): Promise<{ closed: Promis
   socket.on('error', () => {});
   socket.on('data', (chunk: Buffer) => void (received += chunk.toString('utf8')));
   socket.write('GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: keep-alive\r\n\r\n');
-  while (!received.endsWith('{"status":"ok"}')) await new Promise((r) => setTimeout(r, 5));
+  while (!received.endsWith('{"status":"ok"}\n')) await new Promise((r) => setTimeout(r, 5));
   return { closed };
 }
