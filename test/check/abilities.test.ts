@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAbilityProvider, type AbilityProvider, type PrincipalSource } from '../../src/check/abilities.js';
+import type { CompactAbility } from '../../src/check/compact-ability.js';
 import { decide } from '../../src/check/decide.js';
 import { createLocalPolicyBus, type PolicyBus } from '../../src/check/policy-bus.js';
 import { createRedisRulesCache, type RulesCache } from '../../src/check/rules-cache.js';
@@ -272,6 +273,24 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       expect(u1.projects).toBe(ed.projects);
       expect(viewsProject(ed, 'p2').allowed).toBe(true);
       expect([observed.count('loadProjects'), observed.count('loadPrincipal')]).toEqual([1, 0]);
+    });
+
+    it('an entry built from L2 is as compact as one built from the store: the same shared prefix and templates, a list of its own only for its grants', async () => {
+      const c = await company();
+      const cache = createRedisRulesCache(redis, prefix);
+      const { provider: a } = instance(storeSource(store.db), cache);
+      const fromStore = (await a.get(c, 'u1', undefined)) as unknown as CompactAbility;
+      await inL2(cache, c, ['u1']);
+      // L2 gives back the rules exactly as compiled (packRules' arrays and defaults made every rule miss the templates).
+      expect(JSON.stringify((await cache.get(c, 'u1'))!.rules)).toBe(JSON.stringify(fromStore.rules));
+      const observed = observedSource(storeSource(store.db));
+      const { provider: b } = instance(observed.source, cache);
+      const [fromL2, sameRole] = (await Promise.all([b.get(c, 'u1', undefined), b.get(c, 'u2', undefined)])) as unknown as CompactAbility[];
+      expect(observed.count('loadPrincipal')).toBe(1); // u2 only: u1 came from L2
+      expect(fromL2!.prefix).toBe(sameRole!.prefix);
+      expect(fromL2!.groups.length).toBe(fromStore.groups.length);
+      expect(fromL2!.groups[0]).toBe(sameRole!.groups[0]);
+      expect(fromL2!.rules).toEqual(fromStore.rules);
     });
 
     it('rules found in L2 whose version the project list has moved past are loaded from the store instead', async () => {
