@@ -48,9 +48,15 @@ export type BaselineBuild = { ok: true; ref: string; commit: string; entry: stri
  * machine state, with everything else (server, store, config) identical.
  */
 export async function buildBaseline(ref: string): Promise<BaselineBuild> {
-  const swapped = await buildHotPathBaseline(ref);
+  let commit: string;
+  try {
+    commit = (await run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })).stdout.trim();
+  } catch (error) {
+    return failure(ref, 'the baseline', error);
+  }
+  const swapped = await buildHotPathBaseline(ref, commit);
   if (swapped.ok) return swapped;
-  const whole = await buildWholeBaseline(ref);
+  const whole = await buildWholeBaseline(ref, commit);
   return whole.ok ? { ...whole, note: swapped.reason } : { ok: false, ref, reason: `${swapped.reason}; and ${whole.reason}` };
 }
 
@@ -59,12 +65,17 @@ const failure = (ref: string, what: string, error: unknown): BaselineBuild => {
   return { ok: false, ref, reason: `could not build ${what} at ${ref}: ${detail.split('\n').slice(0, 5).join(' ')}` };
 };
 
-async function buildHotPathBaseline(ref: string): Promise<BaselineBuild> {
-  const dir = path.join(DATA_DIR, 'baseline');
+/** bench/.data/<name>, emptied. */
+function emptyDir(name: string): string {
+  const dir = path.join(DATA_DIR, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function buildHotPathBaseline(ref: string, commit: string): Promise<BaselineBuild> {
   try {
-    const commit = (await run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })).stdout.trim();
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    const dir = emptyDir('baseline');
     for (const item of ['src', 'package.json', 'tsconfig.base.json', 'tsconfig.build.json']) cpSync(path.join(ROOT, item), path.join(dir, item), { recursive: true });
     const { stdout: listed } = await run('git', ['ls-tree', '-r', '--name-only', commit, '--', ...HOT_PATH_FILES], { cwd: ROOT });
     const atRef = new Set(listed.split('\n').filter(Boolean));
@@ -85,12 +96,9 @@ async function buildHotPathBaseline(ref: string): Promise<BaselineBuild> {
 }
 
 /** The ref's tree as it was (`git archive`), built with this checkout's node_modules (the same dependencies, or newer within their ranges). */
-async function buildWholeBaseline(ref: string): Promise<BaselineBuild> {
-  const dir = path.join(DATA_DIR, 'baseline-whole');
+async function buildWholeBaseline(ref: string, commit: string): Promise<BaselineBuild> {
   try {
-    const commit = (await run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })).stdout.trim();
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    const dir = emptyDir('baseline-whole');
     await run('sh', ['-c', `git archive --format=tar ${commit} | tar -x -C "${dir}"`], { cwd: ROOT, maxBuffer: 64 * 2 ** 20 });
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
     await run(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', path.join(dir, 'tsconfig.build.json')], { cwd: dir, timeout: 300_000 });

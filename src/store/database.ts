@@ -83,10 +83,12 @@ export function openReadReplica(databaseUrl: string, options: PoolOptions): Stor
 }
 
 function openPostgres(databaseUrl: string, options: PoolOptions, { readOnly = false } = {}): Store {
+  const size = options.poolSize ?? 10;
+  const kept = Math.min(KEPT_CONNECTIONS, size);
   const pool = new pg.Pool({
     connectionString: databaseUrl,
-    max: options.poolSize ?? 10,
-    min: Math.min(KEPT_CONNECTIONS, options.poolSize ?? 10),
+    max: size,
+    min: kept,
     connectionTimeoutMillis: 5000,
     // Names the connections in pg_stat_activity, for an operator counting them against max_connections.
     application_name: readOnly ? 'castellan-read' : 'castellan',
@@ -103,7 +105,7 @@ function openPostgres(databaseUrl: string, options: PoolOptions, { readOnly = fa
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   preparedQueries.set(db, async <R>(name: string, text: string, values: unknown[]) => (await pool.query<R & pg.QueryResultRow>({ name, text, values })).rows);
   keptConnections.set(db, async (work) => {
-    const clients = await Promise.all(Array.from({ length: Math.min(KEPT_CONNECTIONS, options.poolSize ?? 10) }, () => pool.connect()));
+    const clients = await Promise.all(Array.from({ length: kept }, () => pool.connect()));
     try {
       await Promise.all(clients.map((client) => work(async <R>(name: string, text: string, values: unknown[]) => (await client.query<R & pg.QueryResultRow>({ name, text, values })).rows)));
     } finally {
