@@ -90,36 +90,49 @@ interface GrantGroup {
   projectIds: string[];
 }
 
+/** The ids sorted (as `Array.prototype.sort` orders strings) without repeats; a pass when they come sorted. */
+function sortedUnique(ids: readonly string[]): string[] {
+  const sorted = [...ids].sort();
+  let kept = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[kept - 1]) sorted[kept++] = sorted[i]!;
+  sorted.length = kept;
+  return sorted;
+}
+
 /**
  * Grants of the same role through the same path become one rule per permission
  * with the projects in `$in`: 5,000 grants of one role are still a handful of rules.
  */
 function compileProjectGrants(catalog: Catalog, grants: readonly ProjectGrantFact[]): CompiledRule[] {
   if (grants.length === 0) return [];
-  const groups = new Map<string, GrantGroup>();
-  const visibleProjects = new Set<string>();
+  // Role, then path: keyed by the strings the facts hold, no key built per grant.
+  const byRole = new Map<string, Map<string | null, GrantGroup>>();
+  const groups: GrantGroup[] = [];
   for (const grant of grants) {
     const teamId = grant.teamId ?? null;
-    const key = `${grant.roleKey}\u0000${teamId ?? ''}`;
-    let group = groups.get(key);
+    let paths = byRole.get(grant.roleKey);
+    if (!paths) byRole.set(grant.roleKey, (paths = new Map()));
+    let group = paths.get(teamId);
     if (!group) {
       group = { roleKey: grant.roleKey, teamId, permissions: grant.permissions, projectIds: [] };
-      groups.set(key, group);
+      paths.set(teamId, group);
+      groups.push(group);
     }
     group.projectIds.push(grant.projectId);
-    visibleProjects.add(grant.projectId);
   }
+  for (const group of groups) group.projectIds = sortedUnique(group.projectIds);
+  const visibleProjects = groups.length === 1 ? groups[0]!.projectIds : sortedUnique(groups.flatMap((group) => group.projectIds));
 
   const rules: CompiledRule[] = [];
   // Being invited to a project lets one see it, whatever the role (D8 collaborator, D17).
   rules.push({
     action: 'view',
     subject: 'Project',
-    conditions: { id: { $in: [...visibleProjects].sort() } },
+    conditions: { id: { $in: visibleProjects } },
     reason: `project membership on project ${PROJECT_PLACEHOLDER} allows view Project`,
   });
-  for (const group of groups.values()) {
-    const projectIds = [...new Set(group.projectIds)].sort();
+  for (const group of groups) {
+    const projectIds = group.projectIds;
     const origin = group.teamId
       ? `role ${group.roleKey} via team ${group.teamId} on project ${PROJECT_PLACEHOLDER}`
       : `role ${group.roleKey} on project ${PROJECT_PLACEHOLDER}`;
