@@ -331,25 +331,50 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     return projects ? entryFor(companyId, l2.rules, projects, l2.version, 0) : undefined;
   }
 
-  async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
-    const cached = l1.peek(companyId, userId);
-    const started = now();
-    const forgottenAtStart = forgotten;
+  /**
+   * A principal not cached: L2 first, then one read of PostgreSQL. Rules found in L2 need
+   * only their company's version confirmed (a primary-key read); on a miss the load
+   * statement reads the version with the facts, so a cold load is one statement, not a
+   * version read and then the statement. With PostgreSQL away, rules from L2 may answer
+   * (degraded), as a cached entry would.
+   */
+  async function loadUncached(companyId: string, userId: string, started: number, forgottenAtStart: number): Promise<Loaded> {
+    const l2 = await fromL2(companyId, userId);
+    // Rules that allow nothing may be a principal's standing (not a member), which L2 does not keep.
+    if (l2 === null || l2.rules.length === 0) return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart), current: true };
+    const read = await readVersion(companyId, started, undefined, l2);
+    if ('degraded' in read) return read.degraded;
+    if (read.version === l2.version) {
+      const projects = await projectsAt(companyId, l2.version);
+      if (projects) {
+        const entry = entryFor(companyId, l2.rules, projects, l2.version, started);
+        remember(companyId, userId, entry, forgottenAtStart);
+        return { entry, current: true };
+      }
+    }
+    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart), current: true };
+  }
 
-    let version: string;
-    let companyExists: boolean;
-    const l2Promise = cached ? null : fromL2(companyId, userId);
+  /**
+   * The company's version as PostgreSQL has it now, noted as confirmed; with PostgreSQL away,
+   * what may answer instead: the cached entry, or the rules found in L2, if new enough for
+   * its caller and confirmed current recently enough. Another instance may be writing
+   * meanwhile (this one cannot tell a cut of its own from an outage of all), so past the
+   * bound it fails closed.
+   */
+  async function readVersion(
+    companyId: string,
+    started: number,
+    cached: PrincipalAbility | undefined,
+    l2: { version: string; rules: CompiledRule[] } | null,
+  ): Promise<{ version: string | null } | { degraded: Loaded }> {
     try {
       const stored = await source.readVersion(companyId);
-      companyExists = stored !== null;
-      version = stored ?? '0';
-      confirmed.note(companyId, version, started);
+      confirmed.note(companyId, stored ?? '0', started);
+      return { version: stored };
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
-      // PostgreSQL is away: an entry already cached may still answer (degraded), if new enough for its caller
-      // and confirmed current recently enough. Another instance may be writing meanwhile (this one cannot tell
-      // a cut of its own from an outage of all), so past the bound it fails closed.
-      const fallback = cached ?? (await degradedFromL2(companyId, await l2Promise));
+      const fallback = cached ?? (await degradedFromL2(companyId, l2));
       if (!fallback) throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
       // An entry from L2 was compiled elsewhere, at a time unknown here: only this instance's read of its version counts.
       const confirmedAt = Math.max(cached?.validatedAt ?? -Infinity, confirmed.lastAt(companyId, fallback.versionText) ?? -Infinity);
@@ -357,32 +382,30 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
         throw new UnavailableError(`the policy store is unreachable and what is cached was last confirmed current more than ${maxDegradedMs} ms ago`, { dependency: 'postgres' });
       }
       logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
-      return { entry: fallback, current: false };
+      return { degraded: { entry: fallback, current: false } };
     }
+  }
 
-    if (cached && cached.versionText === version) {
+  async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
+    const cached = l1.peek(companyId, userId);
+    const started = now();
+    const forgottenAtStart = forgotten;
+    if (!cached) return loadUncached(companyId, userId, started, forgottenAtStart);
+
+    // A cached entry past its bound: one primary-key read says whether it is still current.
+    const read = await readVersion(companyId, started, cached, null);
+    if ('degraded' in read) return read.degraded;
+    if (cached.versionText === (read.version ?? '0')) {
       cached.validatedAt = Math.max(cached.validatedAt, started);
       metrics.staleRefreshes.inc({ result: 'kept' });
       return { entry: cached, current: true };
     }
-    if (cached) metrics.staleRefreshes.inc({ result: 'reloaded' });
-    if (!companyExists) {
-      // No company, so no member: nothing to read or compile. Checks naming ids that do not
-      // exist (mistakes, or a flood of them) cost one primary-key lookup each.
+    metrics.staleRefreshes.inc({ result: 'reloaded' });
+    // No company, so no member: nothing to read or compile.
+    if (read.version === null) {
       const entry = nobodyEntry(companyId, started);
       remember(companyId, userId, entry, forgottenAtStart);
       return { entry, current: true };
-    }
-
-    const l2 = l2Promise ? await l2Promise : null;
-    // Rules that allow nothing may be a principal's standing (not a member), which L2 does not keep.
-    if (l2 && l2.version === version && l2.rules.length > 0) {
-      const projects = await projectsAt(companyId, version);
-      if (projects) {
-        const entry = entryFor(companyId, l2.rules, projects, l2.version, started);
-        remember(companyId, userId, entry, forgottenAtStart);
-        return { entry, current: true };
-      }
     }
     return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart), current: true };
   }
@@ -398,10 +421,17 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
       throw new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
     }
-    const loadedVersion = loaded.version ?? '0';
+    if (loaded.version === null) {
+      // No company, so no member: checks naming ids that do not exist (mistakes, or a flood
+      // of them) cost one statement that finds no company row, and share one entry.
+      confirmed.note(companyId, '0', loadStarted);
+      const entry = nobodyEntry(companyId, loadStarted);
+      remember(companyId, userId, entry, forgottenAtStart);
+      return entry;
+    }
+    const loadedVersion = loaded.version;
     let projects: ReadonlySet<string>;
-    if (loaded.version === null) projects = NO_PROJECTS;
-    else if (loaded.projectIds) projects = shareProjects(companyId, loadedVersion, loaded.projectIds);
+    if (loaded.projectIds) projects = shareProjects(companyId, loadedVersion, loaded.projectIds);
     else if (held?.version === loadedVersion) projects = held.ids;
     else throw new Error(`the loader left out the project list of version ${loadedVersion}`);
     const rules = compileStoredPrincipal(policies, loaded);
@@ -410,7 +440,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const entry = entryFor(companyId, rules, projects, loadedVersion, loadStarted, standing);
     metrics.compileDuration.observe((now() - started) / 1000);
     remember(companyId, userId, entry, forgottenAtStart);
-    if (rulesCache && loaded.version !== null && standing === undefined) {
+    if (rulesCache && standing === undefined) {
       rulesCache.set(companyId, userId, loadedVersion, rules).catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
     }
     return entry;

@@ -29,14 +29,15 @@ export function storeSource(db: Kysely<Database>): PrincipalSource {
 export type ReplicaOutcome = 'replica' | 'lagging' | 'failed' | 'unchecked';
 
 /**
- * The check path's reads with a read replica (DATABASE_READ_URL): the company's version is read
- * from the primary, as every load starts with it, and the loads go to the replica, whose answer
- * counts only when its snapshot is at least at the newest version the primary gave for the
- * company. Otherwise, the replica behind or away, the primary answers the load: a replica's lag
- * never shows as older data. So a minVersion the primary has reached is answered from data at
- * least that new, as without a replica, and the floor checks of the ability provider stay as
- * they are. A load whose company the primary has not been asked about (or was forgotten, past
- * `maxCompanies`) goes to the primary too.
+ * The check path's reads with a read replica (DATABASE_READ_URL): a load first reads the
+ * company's version from the primary (a primary-key read), then goes to the replica, whose
+ * answer counts only when its snapshot is at least at that version. Otherwise, the replica
+ * behind or away, the primary answers the load: a replica's lag never shows as older data.
+ * So a minVersion the primary has reached is answered from data at least that new, as
+ * without a replica, and the floor checks of the ability provider stay as they are. A load
+ * of a company the primary does not know goes to the primary too. The project list's loads
+ * follow the newest version the primary gave for the company (the provider reads it just
+ * before), and go to the primary when it was never read or was forgotten, past `maxCompanies`.
  */
 export function replicaRoutedSource(primary: PrincipalSource, replica: PrincipalSource, options: { maxCompanies: number; onLoad?: (outcome: ReplicaOutcome) => void }): PrincipalSource {
   const primaryVersions = new Map<string, bigint>();
@@ -73,13 +74,19 @@ export function replicaRoutedSource(primary: PrincipalSource, replica: Principal
     return read(primary);
   }
 
+  async function readVersion(companyId: string): Promise<string | null> {
+    const version = await primary.readVersion(companyId);
+    noteVersion(companyId, version);
+    return version;
+  }
+
   return {
-    async readVersion(companyId) {
-      const version = await primary.readVersion(companyId);
-      noteVersion(companyId, version);
-      return version;
+    readVersion,
+    async loadPrincipal(companyId, userId, projectsUnlessAt) {
+      // The provider's cold load reads nothing before it: the floor is read here, every time.
+      await readVersion(companyId);
+      return route(companyId, (source) => source.loadPrincipal(companyId, userId, projectsUnlessAt));
     },
-    loadPrincipal: (companyId, userId, projectsUnlessAt) => route(companyId, (source) => source.loadPrincipal(companyId, userId, projectsUnlessAt)),
     loadProjects: (companyId) => route(companyId, (source) => source.loadProjects(companyId)),
   };
 }

@@ -88,15 +88,19 @@ async function inL2(cache: RulesCache, companyId: string, users: string[]): Prom
 
 /**
  * Starts a get() that misses and returns once its load has read the principal's snapshot
- * from PostgreSQL, with that result still held back (release() hands it over).
+ * from PostgreSQL, with that result still held back (release() hands it over). A cold load's
+ * first read is that snapshot; a cached entry's reload reads the version first.
  */
 async function missHeldAfterSnapshot<T>(observed: ReturnType<typeof observedSource>, get: () => Promise<T> | T): Promise<{ answer: Promise<T> }> {
   observed.hold();
   const answer = Promise.resolve(get());
-  await observed.settled(); // the version is read, its result held
-  observed.release();
-  observed.hold();
-  await observed.settled(); // the principal's snapshot is read, its result held
+  await observed.settled();
+  if (!observed.calls.at(-1)?.startsWith('loadPrincipal ')) {
+    expect(observed.calls.at(-1)).toMatch(/^readVersion /); // its result held
+    observed.release();
+    observed.hold();
+    await observed.settled();
+  }
   expect(observed.calls.at(-1)).toMatch(/^loadPrincipal /);
   return { answer };
 }
@@ -177,7 +181,8 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       observed.release();
       const entries = await Promise.all([first, ...others]);
       expect(new Set(entries).size).toBe(1);
-      expect([observed.count('readVersion'), observed.count('loadPrincipal')]).toEqual([1, 1]);
+      // One statement for all of them: a cold load reads the version with the facts.
+      expect([observed.count('readVersion'), observed.count('loadPrincipal')]).toEqual([0, 1]);
     });
 
     it('a caller whose minVersion is newer than what a shared load found loads once more, and is answered from the newer version', async () => {
