@@ -183,7 +183,7 @@ function coldSection(cold: ColdResult[] | undefined): string[] {
   return [
     '## Cold compile',
     '',
-    `One \`/v1/check\` per principal never seen before (L1 and L2 miss: ${cold.some((c) => c.plan?.planningMs !== undefined) ? "version read beside the L2 lookup, then the principal's load in one statement" : 'version read, principal load in two indexed queries'}, compile), one at a time. Latency is the whole round trip; "server mean" is the instance's own compile histogram (store reads and compile, no HTTP).`,
+    `One \`/v1/check\` per principal never seen before (L1 and L2 miss: the L2 lookup, then the principal's load in one statement that reads the company's version with the facts, compile), one at a time. Latency is the whole round trip; "server mean" is the instance's own compile histogram (store reads and compile, no HTTP).`,
     '',
     '| project grants | principals | requests/s | p50 | p90 | p99 | p99.9 | max | server mean | server CPU µs per check | non-2xx | errors | wrong decisions |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

@@ -298,6 +298,43 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       expect(fromL2!.rules).toEqual(fromStore.rules);
     });
 
+    it('L2 stores each project list once, and gives the rules back as compiled, one list per role shared by its rules', async () => {
+      const c = `c${++seq}`;
+      const projects = Array.from({ length: 40 }, (_, i) => `p${String(i).padStart(2, '0')}`);
+      await seedCompany(store.db, policies, {
+        id: c,
+        members: [{ id: 'u1', role: 'collaborator' }],
+        projects,
+        grants: projects.map((project, i) => ({ project, role: i % 2 ? 'viewer' : 'contributor', user: 'u1' })),
+      });
+      const cache = createRedisRulesCache(redis, prefix);
+      const fromStore = (await instance(storeSource(store.db), cache).provider.get(c, 'u1', undefined)) as unknown as CompactAbility;
+      await inL2(cache, c, ['u1']);
+      const raw = (await redis.get((await redis.keys(`${prefix}c3:rules:${c} u1`))[0]!))!;
+      // The visible projects (all 40) and each role's 20, once each, however many rules name them.
+      expect((JSON.parse(raw) as { l: string[][] }).l.map((list) => list.length)).toEqual([40, 20, 20]);
+      expect(raw.match(/"p05"/g)).toHaveLength(2);
+      const found = (await cache.get(c, 'u1'))!;
+      expect(JSON.stringify(found.rules)).toBe(JSON.stringify(fromStore.rules));
+      const lists = new Set(found.rules.flatMap((rule) => Object.values(rule.conditions ?? {}).map((operand) => operand.$in)));
+      expect(lists.size).toBe(3);
+      expect(found.rules.length).toBeGreaterThan(lists.size);
+    });
+
+    it('a value in L2 that is not of the stored form is a miss: the principal is loaded from the store', async () => {
+      const c = await company();
+      const cache = createRedisRulesCache(redis, prefix);
+      const rulesKey = `${prefix}c3:rules:${c} u1`;
+      // Lists it does not hold: read as an allow on nothing (or on everything) would be wrong either way.
+      await redis.set(rulesKey, JSON.stringify({ v: '1', r: [{ action: 'view', subject: 'Project', conditions: { id: { $in: 7 } }, reason: 'x' }], l: [] }));
+      expect(await cache.get(c, 'u1')).toBeNull();
+      const observed = observedSource(storeSource(store.db));
+      const entry = await instance(observed.source, cache).provider.get(c, 'u1', undefined);
+      expect(observed.count('loadPrincipal')).toBe(1);
+      expect(viewsProject(entry, 'p1').allowed).toBe(true);
+      expect(viewsProject(entry, 'p2').allowed).toBe(false);
+    });
+
     it('rules found in L2 whose version the project list has moved past are loaded from the store instead', async () => {
       const c = await company();
       const cache = createRedisRulesCache(redis, prefix);
