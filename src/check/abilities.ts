@@ -352,7 +352,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
         return { entry, current: true };
       }
     }
-    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart), current: true };
+    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart, read.version), current: true };
   }
 
   /**
@@ -407,16 +407,17 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       remember(companyId, userId, entry, forgottenAtStart);
       return { entry, current: true };
     }
-    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart), current: true };
+    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart, read.version), current: true };
   }
 
-  async function loadFromStore(companyId: string, userId: string, started: number, forgottenAtStart: number): Promise<PrincipalAbility> {
+  /** `versionRead`: the company's version this load has just read, if it read one (see PrincipalSource). */
+  async function loadFromStore(companyId: string, userId: string, started: number, forgottenAtStart: number, versionRead?: string | null): Promise<PrincipalAbility> {
     // The set held when the load starts: the loader skips the project list when its snapshot is at that version.
     const held = projectSets.newest(companyId);
     let loaded: LoadedPrincipal;
     const loadStarted = now();
     try {
-      loaded = await source.loadPrincipal(companyId, userId, held?.version ?? null);
+      loaded = await source.loadPrincipal(companyId, userId, held?.version ?? null, versionRead);
     } catch {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
       throw new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });

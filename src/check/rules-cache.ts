@@ -27,13 +27,6 @@ const TTL_SECONDS = 3600;
  */
 const FORMAT = 'c3';
 
-/** The stored form: the version, the rules with each `$in` list as an index into `l`, and the lists. */
-interface Stored {
-  v: string;
-  r: CompiledRule[];
-  l: string[][];
-}
-
 /**
  * The compiler gives every rule of one role on its projects the same list: a principal with
  * 5,000 grants of a role with five permissions held five copies of 5,000 ids in JSON, and
@@ -56,19 +49,49 @@ function encode(version: string, rules: readonly CompiledRule[]): string {
   return JSON.stringify({ v: version, r: stored, l: lists });
 }
 
-/** The rules as compiled, from their stored form; null for anything else (a value no instance wrote). */
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A condition's attribute, as the catalog names them (a subject's projectAttribute). */
+const ATTRIBUTE = /^[A-Za-z][A-Za-z0-9]*$/;
+
+/** Whether `rule` has the shape the compiler writes, its `$in` operands being indexes into `lists`. */
+function isStoredRule(rule: unknown, lists: number): rule is CompiledRule {
+  if (!isObject(rule) || typeof rule.subject !== 'string' || typeof rule.reason !== 'string') return false;
+  if (typeof rule.action !== 'string' && !isStringList(rule.action)) return false;
+  if (rule.fields !== undefined && !isStringList(rule.fields)) return false;
+  if (rule.inverted !== undefined && typeof rule.inverted !== 'boolean') return false;
+  if (rule.conditions === undefined) return true;
+  if (!isObject(rule.conditions)) return false;
+  return Object.entries(rule.conditions).every(([attribute, operand]) => {
+    if (!ATTRIBUTE.test(attribute)) return false;
+    if (!isObject(operand) || Object.keys(operand).length !== 1) return false;
+    const index = operand.$in;
+    return Number.isInteger(index) && (index as number) >= 0 && (index as number) < lists;
+  });
+}
+
+/**
+ * The rules as compiled, from their stored form; null for anything else (a value no instance
+ * of this version wrote): what L2 gives back becomes an ability, so a value of another shape
+ * is a miss, loaded from the store, rather than rules read some other way.
+ */
 function decode(raw: string): { version: string; rules: CompiledRule[] } | null {
-  const stored = JSON.parse(raw) as Stored;
-  if (typeof stored?.v !== 'string' || !Array.isArray(stored.r) || !Array.isArray(stored.l)) return null;
-  for (const rule of stored.r) {
-    if (!rule.conditions) continue;
-    for (const operand of Object.values(rule.conditions) as Array<{ $in: unknown }>) {
-      const list = stored.l[operand.$in as number];
-      if (!Array.isArray(list)) return null;
-      operand.$in = list;
-    }
+  let stored: unknown;
+  try {
+    stored = JSON.parse(raw);
+  } catch {
+    return null;
   }
-  return { version: stored.v, rules: stored.r };
+  if (!isObject(stored) || typeof stored.v !== 'string' || !Array.isArray(stored.r) || !Array.isArray(stored.l)) return null;
+  const lists = stored.l as unknown[];
+  if (!lists.every(isStringList) || !stored.r.every((rule) => isStoredRule(rule, lists.length))) return null;
+  const rules = stored.r as CompiledRule[];
+  for (const rule of rules) {
+    if (!rule.conditions) continue;
+    for (const operand of Object.values(rule.conditions) as Array<{ $in: unknown }>) operand.$in = lists[operand.$in as number];
+  }
+  return { version: stored.v, rules };
 }
 
 export function createRedisRulesCache(redis: RedisCommands, keyPrefix: string): RulesCache {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { loadCompanyProjects, loadPrincipalFacts, type CompanyProjects, type LoadedPrincipal } from '../store/principal-facts.js';
+import { loadCompanyProjects, loadPrincipalFacts, principalFromRow, type CompanyProjects, type LoadedPrincipal } from '../store/principal-facts.js';
 import type { Database } from '../store/schema.js';
 import { readPolicyVersion } from '../store/versions.js';
 
@@ -10,8 +10,12 @@ import { readPolicyVersion } from '../store/versions.js';
  */
 export interface PrincipalSource {
   readVersion(companyId: string): Promise<string | null>;
-  /** The principal's facts in one snapshot, with the company's project ids unless the snapshot is at `projectsUnlessAt` (null: always; left out: never). */
-  loadPrincipal(companyId: string, userId: string, projectsUnlessAt?: string | null): Promise<LoadedPrincipal>;
+  /**
+   * The principal's facts in one snapshot, with the company's project ids unless the snapshot
+   * is at `projectsUnlessAt` (null: always; left out: never). `versionRead`: the company's
+   * version the caller has just read with readVersion, for this load (a replica's floor).
+   */
+  loadPrincipal(companyId: string, userId: string, projectsUnlessAt?: string | null, versionRead?: string | null): Promise<LoadedPrincipal>;
   /** The company's project ids and the version they were read at, in one snapshot. */
   loadProjects(companyId: string): Promise<CompanyProjects>;
 }
@@ -82,9 +86,14 @@ export function replicaRoutedSource(primary: PrincipalSource, replica: Principal
 
   return {
     readVersion,
-    async loadPrincipal(companyId, userId, projectsUnlessAt) {
-      // The provider's cold load reads nothing before it: the floor is read here, every time.
-      await readVersion(companyId);
+    async loadPrincipal(companyId, userId, projectsUnlessAt, versionRead) {
+      // A cold load reads nothing before it: the floor is read here, unless the caller just did.
+      const version = versionRead !== undefined ? versionRead : await readVersion(companyId);
+      // No such company on the primary: nothing the replica could add, and nothing to read again.
+      if (version === null) {
+        report('unchecked');
+        return principalFromRow(undefined, { projectsUnlessAt });
+      }
       return route(companyId, (source) => source.loadPrincipal(companyId, userId, projectsUnlessAt));
     },
     loadProjects: (companyId) => route(companyId, (source) => source.loadProjects(companyId)),

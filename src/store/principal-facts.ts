@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { StoredPrincipal } from '../policy/compiler.js';
 import { onEachKeptConnection, preparedQueryOf } from './database.js';
@@ -99,8 +100,13 @@ left join memberships m on m.company_id = v.company_id and m.user_id = $2
 left join company_role_permissions r on r.company_id = v.company_id and r.role = m.role
 where v.company_id = $1`;
 
-/** The load statement's name on each connection that prepared it. */
-const PRINCIPAL_LOAD_STATEMENT = 'castellan_principal_load';
+/**
+ * The load statement's name on each connection that prepared it, named after its text: a
+ * pooler that hands one server connection to several clients (PgBouncer in transaction mode)
+ * may run a statement another instance prepared, and during a rolling deploy that instance
+ * may be of another version, whose statement returns rows of another shape.
+ */
+const PRINCIPAL_LOAD_STATEMENT = `castellan_principal_load_${createHash('sha256').update(PRINCIPAL_LOAD_SQL).digest('hex').slice(0, 12)}`;
 
 export const principalLoadParameters = (companyId: string, userId: string, options: LoadOptions): unknown[] => [
   companyId,
@@ -143,9 +149,12 @@ export function principalFromRow(row: PrincipalLoadRow | undefined, options: Loa
   const roles = row.roles ?? {};
   const projectGrants: LoadedPrincipal['projectGrants'] = [];
   for (const [roleKey, teamId, projectIds] of row.grants ?? []) {
+    // Another statement's rows (see PRINCIPAL_LOAD_STATEMENT) must fail the load, not be read as grants.
+    if (!Array.isArray(projectIds)) throw new Error('the principal load returned grants of an unexpected shape');
     // A grant of a role that is gone decides nothing (the role's foreign key is checked at commit).
-    const permissions = roles[roleKey];
-    if (permissions) for (const projectId of projectIds) projectGrants.push({ projectId, roleKey, teamId, permissions });
+    if (!Object.hasOwn(roles, roleKey)) continue;
+    const permissions = roles[roleKey]!;
+    for (const projectId of projectIds) projectGrants.push({ projectId, roleKey, teamId, permissions });
   }
   return { version: row.version, membership, companyRolePermissions: row.role_permissions ?? null, projectGrants, ...projectIds };
 }

@@ -325,9 +325,31 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       const c = await company();
       const cache = createRedisRulesCache(redis, prefix);
       const rulesKey = `${prefix}c3:rules:${c} u1`;
-      // Lists it does not hold: read as an allow on nothing (or on everything) would be wrong either way.
-      await redis.set(rulesKey, JSON.stringify({ v: '1', r: [{ action: 'view', subject: 'Project', conditions: { id: { $in: 7 } }, reason: 'x' }], l: [] }));
+      const rule = (conditions: unknown) => ({ action: 'view', subject: 'Project', conditions, reason: 'x' });
+      const malformed: unknown[] = [
+        // A list it does not hold: read as an allow on nothing (or on everything) would be wrong either way.
+        { v: '1', r: [rule({ id: { $in: 7 } })], l: [] },
+        // Array.prototype is an array: taken as a list, an inverted rule would restrict nothing.
+        { v: '1', r: [{ ...rule({ id: { $in: '__proto__' } }), action: 'edit', inverted: true }], l: [['p1']] },
+        { v: '1', r: [rule({ id: { $in: '0' } })], l: [['p1']] },
+        { v: '1', r: [rule({ id: { $in: 0, $nin: 0 } })], l: [['p1']] },
+        { v: '1', r: [rule({ id: { $in: 0 } })], l: [['p1', 2]] },
+        { v: '1', r: [rule({ 'id.x': { $in: 0 } })], l: [['p1']] },
+        { v: '1', r: ['view Project'], l: [] },
+        { v: '1', r: [{ action: 'view', reason: 'no subject' }], l: [] },
+        { v: 1, r: [], l: [] },
+        { v: '1', r: [rule({ id: { $in: [0] } })], l: [['p1']] },
+      ];
+      for (const value of malformed) {
+        await redis.set(rulesKey, JSON.stringify(value));
+        expect([value, await cache.get(c, 'u1')]).toEqual([value, null]);
+      }
+      await redis.set(rulesKey, '{"v":"1","r":[');
       expect(await cache.get(c, 'u1')).toBeNull();
+      // The same value well formed is found: the refusals above are the shape's, not the key's.
+      await redis.set(rulesKey, JSON.stringify({ v: '1', r: [rule({ id: { $in: 0 } })], l: [['p1']] }));
+      expect(await cache.get(c, 'u1')).toEqual({ version: '1', rules: [rule({ id: { $in: ['p1'] } })] });
+      await redis.set(rulesKey, JSON.stringify(malformed[0]));
       const observed = observedSource(storeSource(store.db));
       const entry = await instance(observed.source, cache).provider.get(c, 'u1', undefined);
       expect(observed.count('loadPrincipal')).toBe(1);
