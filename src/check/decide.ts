@@ -123,7 +123,7 @@ const fail = (message: string, path: string): never => {
   throw new InvalidRequestError(message, { path });
 };
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

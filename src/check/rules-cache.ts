@@ -1,4 +1,5 @@
 import type { CompiledRule } from '../policy/compiler.js';
+import { isPlainObject } from './decide.js';
 import type { RedisCommands } from './redis.js';
 
 /**
@@ -50,22 +51,21 @@ function encode(version: string, rules: readonly CompiledRule[]): string {
 }
 
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A condition's attribute, as the catalog names them (a subject's projectAttribute). */
 const ATTRIBUTE = /^[A-Za-z][A-Za-z0-9]*$/;
 
 /** Whether `rule` has the shape the compiler writes, its `$in` operands being indexes into `lists`. */
 function isStoredRule(rule: unknown, lists: number): rule is CompiledRule {
-  if (!isObject(rule) || typeof rule.subject !== 'string' || typeof rule.reason !== 'string') return false;
+  if (!isPlainObject(rule) || typeof rule.subject !== 'string' || typeof rule.reason !== 'string') return false;
   if (typeof rule.action !== 'string' && !isStringList(rule.action)) return false;
   if (rule.fields !== undefined && !isStringList(rule.fields)) return false;
   if (rule.inverted !== undefined && typeof rule.inverted !== 'boolean') return false;
   if (rule.conditions === undefined) return true;
-  if (!isObject(rule.conditions)) return false;
+  if (!isPlainObject(rule.conditions)) return false;
   return Object.entries(rule.conditions).every(([attribute, operand]) => {
     if (!ATTRIBUTE.test(attribute)) return false;
-    if (!isObject(operand) || Object.keys(operand).length !== 1) return false;
+    if (!isPlainObject(operand) || Object.keys(operand).length !== 1) return false;
     const index = operand.$in;
     return Number.isInteger(index) && (index as number) >= 0 && (index as number) < lists;
   });
@@ -83,7 +83,7 @@ function decode(raw: string): { version: string; rules: CompiledRule[] } | null 
   } catch {
     return null;
   }
-  if (!isObject(stored) || typeof stored.v !== 'string' || !Array.isArray(stored.r) || !Array.isArray(stored.l)) return null;
+  if (!isPlainObject(stored) || typeof stored.v !== 'string' || !Array.isArray(stored.r) || !Array.isArray(stored.l)) return null;
   const lists = stored.l as unknown[];
   if (!lists.every(isStringList) || !stored.r.every((rule) => isStoredRule(rule, lists.length))) return null;
   const rules = stored.r as CompiledRule[];

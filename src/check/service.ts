@@ -7,7 +7,7 @@ import { InvalidRequestError } from '../errors.js';
 import { isUserId, USER_ID_RULE } from '../auth/user-id.js';
 import type { AbilityProvider, PrincipalAbility } from './abilities.js';
 import { MAX_BATCH, VERSION_PATTERN } from './schemas.js';
-import { decide, parseQuestion, shown, QUESTION_KEYS, type CheckQuestion, type Decision } from './decide.js';
+import { decide, isPlainObject, parseQuestion, shown, QUESTION_KEYS, type CheckQuestion, type Decision } from './decide.js';
 import { exportedRules } from './exported-rules.js';
 import { ifNoneMatchHits, rulesEtag } from './rules-etag.js';
 
@@ -36,10 +36,6 @@ const ACCESSIBLE_KEYS: ReadonlySet<string> = new Set(['company', 'principal', 'a
 const invalid = (message: string, path: string): never => {
   throw new InvalidRequestError(message, { path });
 };
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export function parseId(value: unknown, path: string): string {
   if (typeof value !== 'string' || !ID_PATTERN.test(value)) return invalid(`${path} must be an id (1-128 chars of [A-Za-z0-9._:@-])`, path);
