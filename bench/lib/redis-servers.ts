@@ -78,17 +78,34 @@ export interface RedisNode {
   kill(): Promise<void>;
   /** Starts the node again with its own configuration and directory (a cluster node keeps its identity). */
   start(): Promise<void>;
+  /** SIGSTOP: the node hangs as a stalled host would; the kernel still accepts connections for it, and nothing answers. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
   readonly alive: boolean;
+  readonly paused: boolean;
 }
 
 function redisNode(port: number, dir: string, args: string[], label: string, password?: string): RedisNode {
   let child: ChildProcess | null = null;
   let output = '';
+  let paused = false;
   const node: RedisNode = {
     port,
     dir,
     get alive() {
       return child !== null;
+    },
+    get paused() {
+      return paused;
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+      paused = child !== null;
+    },
+    resume() {
+      child?.kill('SIGCONT');
+      paused = false;
     },
     async start() {
       output = '';
@@ -110,6 +127,7 @@ function redisNode(port: number, dir: string, args: string[], label: string, pas
     async kill() {
       const victim = child;
       if (!victim) return;
+      paused = false;
       const exited = new Promise((resolve) => victim.once('exit', resolve));
       victim.kill('SIGKILL');
       await exited;
@@ -293,7 +311,7 @@ export async function startRedisSentinel(options: { password?: string; downAfter
       name,
       addresses: sentinels.map((node) => `127.0.0.1:${node.port}`).join(','),
       currentMasterPort() {
-        const live = sentinels.find((node) => node.alive)!;
+        const live = sentinels.find((node) => node.alive && !node.paused)!;
         return Number(redisCli(live.port, ['sentinel', 'get-master-addr-by-name', name]).split('\n')[1]);
       },
       close,

@@ -62,7 +62,15 @@ function connectServer(url: string, role: Role): Redis {
   return new Redis(url, { lazyConnect: false, ...commonOptions(role) });
 }
 
-function connectSentinel(target: Extract<RedisTarget, { mode: 'sentinel' }>, role: Role): Redis {
+/** How long a Sentinel has to say where the master is before the next one is asked. */
+const SENTINEL_COMMAND_TIMEOUT_MS = 2000;
+
+export interface RedisTuning {
+  /** Tests stretch it to hold a question to a stalled Sentinel across a failover. */
+  sentinelCommandTimeoutMs?: number;
+}
+
+function connectSentinel(target: Extract<RedisTarget, { mode: 'sentinel' }>, role: Role, tuning: RedisTuning): Redis {
   return new Redis({
     ...commonOptions(role),
     sentinels: target.sentinels,
@@ -71,6 +79,9 @@ function connectSentinel(target: Extract<RedisTarget, { mode: 'sentinel' }>, rol
     username: target.username,
     password: target.password,
     sentinelPassword: target.sentinelPassword,
+    // A Sentinel that accepts the connection and never answers (a stalled host) would otherwise
+    // hold the reconnect for good: ioredis asks the next one only after an answer or an error.
+    sentinelCommandTimeout: tuning.sentinelCommandTimeoutMs ?? SENTINEL_COMMAND_TIMEOUT_MS,
     // Listens to the Sentinels' +switch-master, so a failover is followed at once rather than
     // when the old master's connection finally errors.
     failoverDetector: true,
@@ -93,6 +104,34 @@ function connectCluster(target: Extract<RedisTarget, { mode: 'cluster' }>, role:
   return new Cluster(target.nodes, options);
 }
 
+/** How long a connection that ioredis gave up on waits before it is connected again. */
+const ENDED_RECONNECT_DELAY_MS = 500;
+
+const closedOnPurpose = new WeakSet<Redis>();
+
+function closeOnPurpose(client: Redis): void {
+  closedOnPurpose.add(client);
+  client.disconnect();
+}
+
+/**
+ * ioredis gives a connection up for good ('end') when its connector is closed while it is
+ * connecting. In Sentinel mode the failover detector does just that when the new master is
+ * announced while the connection is still asking a Sentinel where the master is, and the
+ * instance then ran without its cache, or without notices, until it was restarted. Such a
+ * connection is connected again here (a subscriber subscribes again, as on any reconnect);
+ * only `closeOnPurpose` ends one.
+ */
+function reconnectWhenEnded(client: Redis): Redis {
+  client.on('end', () => {
+    if (closedOnPurpose.has(client)) return;
+    setTimeout(() => {
+      if (!closedOnPurpose.has(client) && client.status === 'end') client.connect().catch(() => {});
+    }, ENDED_RECONNECT_DELAY_MS).unref();
+  });
+  return client;
+}
+
 /** A connection's 'error' event without a listener would end the process; the fallbacks, readiness and metrics report it instead. */
 function quiet<T extends Redis | Cluster>(client: T): T {
   client.on('error', () => {});
@@ -113,7 +152,7 @@ function classicNotices(subscriber: Redis, publisher: Redis): NoticeChannel {
       });
     },
     onError: (listener) => void subscriber.on('error', listener),
-    close: () => subscriber.disconnect(),
+    close: () => closeOnPurpose(subscriber),
   };
 }
 
@@ -141,7 +180,7 @@ function shardedNotices(subscriber: Cluster, publisher: Cluster): NoticeChannel 
 }
 
 /** Opens the command connection and the subscriber connection of one instance. */
-export function connectRedis(target: RedisTarget): RedisConnections {
+export function connectRedis(target: RedisTarget, tuning: RedisTuning = {}): RedisConnections {
   if (target.mode === 'cluster') {
     const commands = quiet(connectCluster(target, 'commands'));
     const subscriber = quiet(connectCluster(target, 'subscriber'));
@@ -155,7 +194,7 @@ export function connectRedis(target: RedisTarget): RedisConnections {
       },
     };
   }
-  const connect = (role: Role) => quiet(target.mode === 'server' ? connectServer(target.url, role) : connectSentinel(target, role));
+  const connect = (role: Role) => reconnectWhenEnded(quiet(target.mode === 'server' ? connectServer(target.url, role) : connectSentinel(target, role, tuning)));
   const commands = connect('commands');
   const subscriber = connect('subscriber');
   return {
@@ -163,8 +202,8 @@ export function connectRedis(target: RedisTarget): RedisConnections {
     commands,
     notices: classicNotices(subscriber, commands),
     disconnect() {
-      commands.disconnect();
-      subscriber.disconnect();
+      closeOnPurpose(commands);
+      closeOnPurpose(subscriber);
     },
   };
 }

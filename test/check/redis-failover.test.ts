@@ -5,3 +5,4 @@
  */
 import './redis-cluster.js';
 import './redis-sentinel.js';
+import './redis-sentinel-reconnect.js';
