@@ -5,7 +5,6 @@ import { ROOT } from './castellan.js';
 
 interface PrincipalFactsModule {
   PRINCIPAL_LOAD_SQL: string;
-  principalLoadParameters(companyId: string, userId: string, options: { projectsUnlessAt?: string | null }): unknown[];
 }
 
 interface PlanNode {
@@ -53,7 +52,8 @@ export async function explainGrants(databaseUrl: string, companyId: string, user
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const parameters = module.principalLoadParameters(companyId, userId, { projectsUnlessAt: '0' });
+    // The load of a principal whose company's project list the instance holds: every cold load but the first after a write.
+    const parameters = [companyId, userId];
     await client.query(module.PRINCIPAL_LOAD_SQL, parameters);
     const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode; 'Execution Time': number; 'Planning Time': number }> }>(
       `explain (analyze, buffers, format json) ${module.PRINCIPAL_LOAD_SQL}`,

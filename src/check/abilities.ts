@@ -412,8 +412,12 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
 
   /** `versionRead`: the company's version this load has just read, if it read one (see PrincipalSource). */
   async function loadFromStore(companyId: string, userId: string, started: number, forgottenAtStart: number, versionRead?: string | null): Promise<PrincipalAbility> {
-    // The set held when the load starts: the loader skips the project list when its snapshot is at that version.
-    const held = projectSets.newest(companyId);
+    // The set held when the load starts: the loader skips the project list when its snapshot is
+    // at that version. A set older than a version announced since is asked for at once, rather
+    // than found out of date by a load without it and read again.
+    const newest = projectSets.newest(companyId);
+    const known = bus.knownVersion(companyId);
+    const held = newest && (known === undefined || BigInt(newest.version) >= known) ? newest : undefined;
     let loaded: LoadedPrincipal;
     const loadStarted = now();
     try {
