@@ -16,6 +16,7 @@ import { buildBaseline, type BaselineBuild } from './lib/baseline.js';
 import { renderMarkdown, steadinessOf, type ProfileResult, type RatePair, type Results } from './lib/report.js';
 import { authzenRequests, batchBodies, forwardAuthRequests, peerCases, samplePrincipals, signTokens, warmBodies } from './lib/workload.js';
 import { coldPairScenario, coldScenario } from './scenarios/cold.js';
+import { floorScenario } from './scenarios/floor.js';
 import type { BenchContext } from './scenarios/context.js';
 import { invalidationScenario } from './scenarios/invalidation.js';
 import { memoryScenario } from './scenarios/memory.js';
@@ -188,6 +189,7 @@ async function mainPhase(ctx: BenchContext, results: Results): Promise<void> {
         return { main: { ...g, principals: g.principals.slice(0, half), warmup: g.warmup.slice(0, w) }, pair: { ...g, principals: g.principals.slice(half), warmup: g.warmup.slice(w) } };
       });
       ctx.log('cold compiles');
+      s.coldFloor = await floorScenario(ctx, main);
       s.cold = await coldScenario(ctx, main, split.map((g) => g.main));
       if (baseline) {
         ctx.log(`cold compiles, the baseline (${baseline.build.ref}) and this build interleaved`);
