@@ -97,7 +97,8 @@ export async function createRedisPolicyBus(options: {
   try {
     await notices.subscribe(channel);
   } catch (error) {
-    // Redis may be down at start-up; the subscription is restored on reconnect by ioredis.
+    // Redis may be down at start-up: the channel subscribes again on each connection (redis.ts),
+    // and the first one then clears the in-process cache, as a reconnect does.
     logger.warn({ err: error }, 'could not subscribe to policy version notices yet');
   }
 

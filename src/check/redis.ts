@@ -138,16 +138,37 @@ function quiet<T extends Redis | Cluster>(client: T): T {
   return client;
 }
 
+/**
+ * ioredis subscribes again after a reconnect only to the channels whose SUBSCRIBE it saw go
+ * through. One that failed (Redis away at start-up: the queued command is dropped after its
+ * retries; or the link lost before Redis answered) was never made again, and the instance ran
+ * without notices for good, its readiness green. So each 'ready' asks again: SUBSCRIBE to a
+ * channel already subscribed changes nothing.
+ */
 function classicNotices(subscriber: Redis, publisher: Redis): NoticeChannel {
+  const channels = new Set<string>();
+  let subscribeFailed = false;
+  const subscribe = (channel: string) =>
+    subscriber.subscribe(channel).catch((error: unknown) => {
+      subscribeFailed = true;
+      throw error;
+    });
+  subscriber.on('ready', () => {
+    for (const channel of channels) subscribe(channel).catch(() => {});
+  });
   return {
     publish: (channel, message) => publisher.publish(channel, message),
-    subscribe: (channel) => subscriber.subscribe(channel),
+    subscribe(channel) {
+      channels.add(channel);
+      return subscribe(channel);
+    },
     onMessage: (listener) => void subscriber.on('message', listener),
     onResubscribed(listener) {
-      // ioredis subscribes again on every reconnect ('ready'); the first 'ready' is the first connection.
+      // Every 'ready' after the first is a reconnect, and so is the first when a subscription
+      // failed before it: notices published meanwhile were missed either way.
       let connectedOnce = false;
       subscriber.on('ready', () => {
-        if (connectedOnce) listener();
+        if (connectedOnce || subscribeFailed) listener();
         connectedOnce = true;
       });
     },
