@@ -26,6 +26,9 @@ const channelName = (prefix: string) => `${prefix}policy-versions`;
 /** When an unpublished notice is tried again, after the first failure: about 30 s in all, the time a Sentinel failover takes on a loaded machine (the publishing connection follows the new master after the subscriber may have). */
 const PUBLISH_RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000, 15000];
 
+/** How long a start waits for the notice subscription before it goes on without it. */
+const START_SUBSCRIBE_WAIT_MS = 2000;
+
 /** How many companies' versions an instance keeps when not told: a few MiB at most. */
 export const DEFAULT_MAX_COMPANIES = 100_000;
 
@@ -94,13 +97,29 @@ export async function createRedisPolicyBus(options: {
     for (const listener of reconnectListeners) listener();
   });
   notices.onError(() => metrics.dependencyErrors.inc({ dependency: 'redis' }));
-  try {
-    await notices.subscribe(channel);
-  } catch (error) {
-    // Redis may be down at start-up: the channel subscribes again on each connection (redis.ts),
-    // and the first one then clears the in-process cache, as a reconnect does.
-    logger.warn({ err: error }, 'could not subscribe to policy version notices yet');
-  }
+  // Redis may be away at start-up. The instance starts anyway (checks answer from PostgreSQL,
+  // other instances' writes reach it through the staleness bound): a Redis outage must not
+  // keep new instances from starting. A single server or Sentinel fails the SUBSCRIBE after its
+  // retries and subscribes on the next connection (redis.ts); a Cluster holds it until the
+  // cluster is there. Either way the subscription made late clears the in-process cache, as a
+  // reconnect does, for the notices missed before it.
+  let late = false;
+  const subscribed = notices.subscribe(channel).then(
+    () => {
+      if (!late) return true;
+      logger.warn('subscribed to policy version notices after start-up: clearing the in-process ability cache');
+      for (const listener of reconnectListeners) listener();
+      return true;
+    },
+    (error: unknown) => {
+      logger.warn({ err: error }, 'could not subscribe to policy version notices yet');
+      return false;
+    },
+  );
+  let waited: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([subscribed, new Promise<false>((resolve) => (waited = setTimeout(() => resolve(false), START_SUBSCRIBE_WAIT_MS)))]);
+  clearTimeout(waited);
+  if (!inTime) late = true;
 
   // A notice that could not be published is tried again for a few seconds in the background:
   // in a failover the subscribers may be back (and have cleared their caches) before this

@@ -6,3 +6,4 @@
 import './redis-cluster.js';
 import './redis-sentinel.js';
 import './redis-sentinel-reconnect.js';
+import './redis-cluster-start.js';
