@@ -342,27 +342,38 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   }
 
   /**
+   * When a load began: on the injected clock (entries' and confirmations' times), the count of
+   * forgotten companies then, and on the monotonic high-resolution timer the compile histogram
+   * is measured with (the injected clock may be Date.now, whole milliseconds).
+   */
+  interface LoadStart {
+    at: number;
+    forgotten: number;
+    timer: number;
+  }
+
+  /**
    * A principal not cached: L2 first, then one read of PostgreSQL. Rules found in L2 need
    * only their company's version confirmed (a primary-key read); on a miss the load
    * statement reads the version with the facts, so a cold load is one statement, not a
    * version read and then the statement. With PostgreSQL away, rules from L2 may answer
    * (degraded), as a cached entry would.
    */
-  async function loadUncached(companyId: string, userId: string, started: number, forgottenAtStart: number): Promise<Loaded> {
+  async function loadUncached(companyId: string, userId: string, start: LoadStart): Promise<Loaded> {
     const l2 = await fromL2(companyId, userId);
     // Rules that allow nothing may be a principal's standing (not a member), which L2 does not keep.
-    if (l2 === null || l2.rules.length === 0) return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart), current: true };
-    const read = await readVersion(companyId, started, undefined, l2);
+    if (l2 === null || l2.rules.length === 0) return { entry: await loadFromStore(companyId, userId, start), current: true };
+    const read = await readVersion(companyId, start.at, undefined, l2);
     if ('degraded' in read) return read.degraded;
     if (read.version === l2.version) {
       const projects = await projectsAt(companyId, l2.version);
       if (projects) {
-        const entry = entryFor(companyId, l2.rules, projects, l2.version, started);
-        remember(companyId, userId, entry, forgottenAtStart);
+        const entry = entryFor(companyId, l2.rules, projects, l2.version, start.at);
+        remember(companyId, userId, entry, start.forgotten);
         return { entry, current: true };
       }
     }
-    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart, read.version), current: true };
+    return { entry: await loadFromStore(companyId, userId, start, read.version), current: true };
   }
 
   /**
@@ -398,9 +409,9 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
 
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
     const cached = l1.peek(companyId, userId);
-    const started = now();
-    const forgottenAtStart = forgotten;
-    if (!cached) return loadUncached(companyId, userId, started, forgottenAtStart);
+    const start: LoadStart = { at: now(), forgotten, timer: performance.now() };
+    const started = start.at;
+    if (!cached) return loadUncached(companyId, userId, start);
 
     // A cached entry past its bound: one primary-key read says whether it is still current.
     const read = await readVersion(companyId, started, cached, null);
@@ -414,14 +425,14 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     // No company, so no member: nothing to read or compile.
     if (read.version === null) {
       const entry = nobodyEntry(companyId, started);
-      remember(companyId, userId, entry, forgottenAtStart);
+      remember(companyId, userId, entry, start.forgotten);
       return { entry, current: true };
     }
-    return { entry: await loadFromStore(companyId, userId, started, forgottenAtStart, read.version), current: true };
+    return { entry: await loadFromStore(companyId, userId, start, read.version), current: true };
   }
 
   /** `versionRead`: the company's version this load has just read, if it read one (see PrincipalSource). */
-  async function loadFromStore(companyId: string, userId: string, started: number, forgottenAtStart: number, versionRead?: string | null): Promise<PrincipalAbility> {
+  async function loadFromStore(companyId: string, userId: string, start: LoadStart, versionRead?: string | null): Promise<PrincipalAbility> {
     // The set held when the load starts: the loader skips the project list when its snapshot is
     // at that version. A set older than a version announced since is asked for at once, rather
     // than found out of date by a load without it and read again.
@@ -441,7 +452,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
       // of them) cost one statement that finds no company row, and share one entry.
       confirmed.note(companyId, '0', loadStarted);
       const entry = nobodyEntry(companyId, loadStarted);
-      remember(companyId, userId, entry, forgottenAtStart);
+      remember(companyId, userId, entry, start.forgotten);
       return entry;
     }
     const loadedVersion = loaded.version;
@@ -453,8 +464,8 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     confirmed.note(companyId, loadedVersion, loadStarted);
     const standing = rules.length === 0 ? standingOf(companyId, userId, loaded) : undefined;
     const entry = entryFor(companyId, rules, projects, loadedVersion, loadStarted, standing);
-    metrics.compileDuration.observe((now() - started) / 1000);
-    remember(companyId, userId, entry, forgottenAtStart);
+    metrics.compileDuration.observe((performance.now() - start.timer) / 1000);
+    remember(companyId, userId, entry, start.forgotten);
     if (rulesCache && standing === undefined) {
       afterTheAnswer(() => rulesCache.set(companyId, userId, loadedVersion, rules));
     }

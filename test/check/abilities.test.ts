@@ -450,4 +450,18 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       expect(viewsProject(later, 'p1').allowed).toBe(false);
     });
   });
+  describe('the compile histogram', () => {
+    it('times a cold load on the monotonic timer, not on the injected clock (Date.now, whole milliseconds)', async () => {
+      const c = await company();
+      const own = createMetrics();
+      const provider = createAbilityProvider({ policies, source: storeSource(store.db), rulesCache: null, bus: createLocalPolicyBus(), maxEntries: 100, maxStalenessMs: 60_000, metrics: own, logger, now: () => 1_000_000 });
+      expect(viewsProject(await provider.get(c, 'u1', undefined), 'p1').allowed).toBe(true);
+      const values = (await own.registry.getSingleMetric('castellan_compile_duration_seconds')!.get()).values;
+      // A histogram's values carry the series' name (prom-client types them as plain values).
+      const valueOf = (name: string) => values.find((v) => (v as { metricName?: string }).metricName === name)!.value;
+      expect(valueOf('castellan_compile_duration_seconds_count')).toBe(1);
+      // The clock did not move; the load still took time.
+      expect(valueOf('castellan_compile_duration_seconds_sum')).toBeGreaterThan(0);
+    });
+  });
 });
