@@ -32,10 +32,15 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port that is free, and whose cluster bus port (port + 10000) is free too. */
+/**
+ * A port that is free, and whose cluster bus port (port + 10000) is free too, both below the
+ * kernel's ephemeral range (32768 and up on Linux): a port picked there could be free when
+ * asked and taken a moment later as the local end of any outgoing connection of the tests
+ * running beside (seen in CI: the redis-server then failed with "Address already in use").
+ */
 async function freeRedisPort(taken: Set<number>): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 30000);
+    const port = 12000 + Math.floor(Math.random() * 10000);
     if (taken.has(port) || taken.has(port + 10000)) continue;
     if ((await portFree(port)) && (await portFree(port + 10000))) {
       taken.add(port);
