@@ -63,7 +63,12 @@ describe('the front door: GET / and /docs', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
-    expect((await fetch(`${app.url}/docs/swagger-ui-bundle.js`)).status).toBe(200);
+    await page.text();
+    // Read to its end: a body of a megabyte left unread holds its response open (the client
+    // reads no more), and the app's close then waited its whole shutdown deadline for it.
+    const bundle = await fetch(`${app.url}/docs/swagger-ui-bundle.js`);
+    expect(bundle.status).toBe(200);
+    expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
     const other = await fetch(`${app.url}/docs/package.json`);
     expect(other.status).toBe(404);
     expect(await other.json()).toMatchObject({ error: { code: 'not_found' } });
