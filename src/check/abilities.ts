@@ -410,21 +410,20 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
     const cached = l1.peek(companyId, userId);
     const start: LoadStart = { at: now(), forgotten, timer: performance.now() };
-    const started = start.at;
     if (!cached) return loadUncached(companyId, userId, start);
 
     // A cached entry past its bound: one primary-key read says whether it is still current.
-    const read = await readVersion(companyId, started, cached, null);
+    const read = await readVersion(companyId, start.at, cached, null);
     if ('degraded' in read) return read.degraded;
     if (cached.versionText === (read.version ?? '0')) {
-      cached.validatedAt = Math.max(cached.validatedAt, started);
+      cached.validatedAt = Math.max(cached.validatedAt, start.at);
       metrics.staleRefreshes.inc({ result: 'kept' });
       return { entry: cached, current: true };
     }
     metrics.staleRefreshes.inc({ result: 'reloaded' });
     // No company, so no member: nothing to read or compile.
     if (read.version === null) {
-      const entry = nobodyEntry(companyId, started);
+      const entry = nobodyEntry(companyId, start.at);
       remember(companyId, userId, entry, start.forgotten);
       return { entry, current: true };
     }
