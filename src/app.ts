@@ -139,6 +139,7 @@ export async function createCastellan(config: Config, options: CastellanOptions 
       maxEntries: config.CACHE_MAX_ENTRIES,
       maxStalenessMs: config.CACHE_MAX_STALENESS_MS,
       maxDegradedMs: config.CACHE_MAX_DEGRADED_MS,
+      l2WaitMs: config.CACHE_L2_WAIT_MS,
       metrics,
       logger,
     });

@@ -151,6 +151,9 @@ const configSchema = z.object({
   // With PostgreSQL away an instance cannot tell a revoke made through another instance from no
   // write at all: cached answers are kept this long after they were last confirmed current, then 503.
   CACHE_MAX_DEGRADED_MS: milliseconds(0, 86_400_000).default(30_000),
+  // A Redis GET on the same network answers in well under a millisecond; one later than this
+  // is waiting on a slow or stalled Redis, and PostgreSQL is read instead (README "CACHE_L2_WAIT_MS").
+  CACHE_L2_WAIT_MS: milliseconds(1, 60_000).default(5),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   POLICIES_DIR: z.string().min(1).optional(),
   // Each hash keeps a core busy for tens of milliseconds on one of libuv's pool threads (4

@@ -61,6 +61,14 @@ describe('config', () => {
     );
   });
 
+  it('CACHE_L2_WAIT_MS: 5 ms by default, at least 1 (0 would skip L2 for every load), a bad value one line', () => {
+    expect(loadConfig({}).CACHE_L2_WAIT_MS).toBe(5);
+    expect(loadConfig({ CACHE_L2_WAIT_MS: '60000' }).CACHE_L2_WAIT_MS).toBe(60_000);
+    expect(() => loadConfig({ CACHE_L2_WAIT_MS: '0' })).toThrow(
+      new ConfigError('Invalid configuration:\n  CACHE_L2_WAIT_MS: must be a whole number of milliseconds from 1 to 60000 (got "0")'),
+    );
+  });
+
   it('a bad PORT is a clear error', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(new ConfigError('Invalid configuration:\n  PORT: must be a whole number from 0 to 65535 (got "eighty")'));
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT: must be a whole number from 0 to 65535/);

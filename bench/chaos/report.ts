@@ -76,7 +76,7 @@ export const BEHAVIOUR: Record<FaultName, string> = {
   'redis-kill':
     'L2 and version notices are gone: answers from L1 and PostgreSQL, correct but slower; other instances\' writes are seen within `CACHE_MAX_STALENESS_MS`; `minVersion` still holds. L1 is cleared when Redis is back',
   'redis-stop':
-    'as Redis killed: commands time out after 500 ms and fall back to PostgreSQL; the hung subscriber hears nothing until Redis resumes',
+    'as Redis killed: a cold load waits for L2 at most `CACHE_L2_WAIT_MS` (5 ms) and PostgreSQL answers it; L2 writes time out after 500 ms; the hung subscriber hears nothing until Redis resumes',
   'pg-cut-one':
     'cached principals answered for at most `CACHE_MAX_DEGRADED_MS` after their last confirmation; at once `503` for a company whose newer version it hears of over Redis, and for principals with nothing cached; the other instances are unaffected',
   'pg-stall-one':

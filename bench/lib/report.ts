@@ -1,7 +1,7 @@
 import { HOT_PATH_FILES, type BaselineKind } from './baseline.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ColdPairRow, ColdResult } from '../scenarios/cold.js';
+import type { ColdPairRow, ColdResult, HistogramDelta } from '../scenarios/cold.js';
 import type { HopFloor } from '../scenarios/floor.js';
 import type { InvalidationOutcome } from '../scenarios/invalidation.js';
 import type { MemoryResult } from '../scenarios/memory.js';
@@ -210,6 +210,7 @@ function coldSection(cold: ColdResult[] | undefined, floor?: HopFloor[]): string
     '',
     'With fewer than 1,000 principals in a row, p99.9 is the maximum; with fewer than 100, so is p99.',
     '',
+    ...coldStepLines(cold),
     ...floorLines(floor),
     ...(cold.some((c) => c.warmupMs?.length)
       ? [
@@ -218,6 +219,24 @@ function coldSection(cold: ColdResult[] | undefined, floor?: HopFloor[]): string
         ]
       : []),
     ...coldPlans(cold),
+  ];
+}
+
+/** Where a row's milliseconds went: the server's histogram of each load step, beside a request that does no work asked right after each cold one. */
+function coldStepLines(cold: ColdResult[]): string[] {
+  const stepped = cold.filter((c) => c.serverPhases && c.noopHttp);
+  if (stepped.length === 0) return [];
+  const step = (d: HistogramDelta | undefined) => (d ? `${ms(d.meanMs)} / ≤ ${d.p99AtMostMs}` : '-');
+  return [
+    "Where the time goes: after each cold check, a `GET /healthz` that does no work (the host's own request latency at the same moments), and the instance's histogram of each step of its loads (mean / the smallest bucket bound 99% finished within, in ms): the L2 lookup in Redis (timed to its answer, also when the load went on without it), the load statement in PostgreSQL (from sending it to the continuation running with the rows parsed), the compile; and how many L2 lookups did not answer within `CACHE_L2_WAIT_MS` (5 ms by default), the load reading PostgreSQL meanwhile. What the round trip has beyond the load is HTTP, JSON and the decision.",
+    '',
+    '| project grants | round trip p50 / p99 | no-op request p50 / p99 | whole load mean / p99 ≤ | L2 lookup | L2 late | load statement | compile |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...stepped.map((c) => {
+      const p = c.serverPhases!;
+      return `| ${int(c.grants)} | ${ms(c.p50)} / ${ms(c.p99)} | ${ms(c.noopHttp!.p50)} / ${ms(c.noopHttp!.p99)} | ${ms(c.serverMeanMs)} / ≤ ${c.serverLoads?.p99AtMostMs ?? 'n/a'} | ${step(p.l2)} | ${c.l2Late ?? 'n/a'} | ${step(p.store)} | ${step(p.compile)} |`;
+    }),
+    '',
   ];
 }
 

@@ -21,6 +21,12 @@ export interface ColdResult extends LatencyPercentiles {
    * (issue 16: 5 ms up to 100 grants, 25 ms for 5,000). Null without /metrics.
    */
   serverLoads?: { p99AtMostMs: number; goalMs: number; withinGoal: number } | null;
+  /** The loads' steps, from the server's phase histogram: the L2 lookup, the load statement, the compile (and a version read, when rules came from L2). */
+  serverPhases?: Partial<Record<LoadPhaseName, HistogramDelta>> | null;
+  /** L2 lookups of the row that did not answer within CACHE_L2_WAIT_MS (PostgreSQL read instead); null when the server does not count them. */
+  l2Late?: number | null;
+  /** A `GET /healthz` (no work) after each cold check of the row: the host's own request latency at the same moments. */
+  noopHttp?: LatencyPercentiles;
   errors: number;
   non2xx: number;
   wrongDecisions: number;
@@ -32,19 +38,51 @@ export interface ColdResult extends LatencyPercentiles {
   warmupMs: number[];
 }
 
-const COMPILE_SUM = 'castellan_compile_duration_seconds_sum';
-const COMPILE_COUNT = 'castellan_compile_duration_seconds_count';
-const COMPILE_BUCKET = (le: string) => `castellan_compile_duration_seconds_bucket{le="${le}"}`;
-const COMPILE_BOUNDS = ['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5'];
+const COMPILE = 'castellan_compile_duration_seconds';
+const PHASES = 'castellan_load_phase_duration_seconds';
+/** The server's bucket bounds (metrics.ts loadBuckets); a server without one of them is read to the bounds it has. */
+const LOAD_BOUNDS = ['0.00025', '0.0005', '0.001', '0.002', '0.003', '0.005', '0.0075', '0.01', '0.015', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5'];
 
-/** The server's own view of a row's loads, from its compile histogram's buckets (cumulative counts) before and after. */
-function serverLoads(before: MetricSamples | null, after: MetricSamples | null, grants: number): ColdResult['serverLoads'] {
-  const count = metric(after, COMPILE_COUNT) - metric(before, COMPILE_COUNT);
+const L2_LATE = 'castellan_cache_lookups_total{tier="l2",result="late"}';
+const nullIfNaN = (n: number) => (Number.isNaN(n) ? null : n);
+
+export type LoadPhaseName = 'l2' | 'version' | 'store' | 'compile';
+const PHASE_NAMES: LoadPhaseName[] = ['l2', 'version', 'store', 'compile'];
+
+/** One histogram series over a row: how many were observed, their mean, and the smallest bucket bound 99% of them finished within. */
+export interface HistogramDelta {
+  count: number;
+  meanMs: number;
+  p99AtMostMs: number;
+}
+
+/** A series' observations between two scrapes, from its cumulative buckets; null when none (or no /metrics). */
+function histogramDelta(before: MetricSamples | null, after: MetricSamples | null, name: string, label = ''): { count: number; meanMs: number; within: (le: string) => number; p99AtMostMs: number } | null {
+  const labels = label ? `{${label}}` : '';
+  const delta = (key: string) => metric(after, key) - metric(before, key);
+  const count = delta(`${name}_count${labels}`);
   if (!(count > 0)) return null;
-  const within = (le: string) => metric(after, COMPILE_BUCKET(le)) - metric(before, COMPILE_BUCKET(le));
-  const p99 = COMPILE_BOUNDS.find((le) => within(le) >= 0.99 * count);
+  const within = (le: string) => delta(`${name}_bucket{le="${le}"${label ? `,${label}` : ''}}`);
+  const p99 = LOAD_BOUNDS.find((le) => within(le) >= 0.99 * count);
+  return { count, meanMs: (delta(`${name}_sum${labels}`) / count) * 1000, within, p99AtMostMs: p99 === undefined ? Number.POSITIVE_INFINITY : Number(p99) * 1000 };
+}
+
+/** The server's own view of a row's loads, from its compile histogram before and after. */
+function serverLoads(before: MetricSamples | null, after: MetricSamples | null, grants: number): ColdResult['serverLoads'] {
+  const loads = histogramDelta(before, after, COMPILE);
+  if (!loads) return null;
   const goal = grants <= 100 ? '0.005' : '0.025';
-  return { p99AtMostMs: p99 === undefined ? Number.POSITIVE_INFINITY : Number(p99) * 1000, goalMs: Number(goal) * 1000, withinGoal: within(goal) / count };
+  return { p99AtMostMs: loads.p99AtMostMs, goalMs: Number(goal) * 1000, withinGoal: loads.within(goal) / loads.count };
+}
+
+/** Each step of the row's loads, from the server's phase histogram (servers before it have none). */
+function serverPhases(before: MetricSamples | null, after: MetricSamples | null): ColdResult['serverPhases'] {
+  const phases: NonNullable<ColdResult['serverPhases']> = {};
+  for (const phase of PHASE_NAMES) {
+    const delta = histogramDelta(before, after, PHASES, `phase="${phase}"`);
+    if (delta) phases[phase] = { count: delta.count, meanMs: delta.meanMs, p99AtMostMs: delta.p99AtMostMs };
+  }
+  return Object.keys(phases).length ? phases : null;
 }
 
 /**
@@ -101,7 +139,9 @@ async function warmUp(ctx: BenchContext, proc: Proc, principals: Dataset['cold']
 /**
  * Cache-miss compiles, one at a time so each latency is one compile and nothing queued
  * behind another: each principal is asked once, never seen by this instance nor in L2
- * (the run's Redis prefix is new). The latency is the whole /v1/check round trip.
+ * (the run's Redis prefix is new). The latency is the whole /v1/check round trip. After each,
+ * a `GET /healthz` that does no work: what the host alone gives a request at the same moments,
+ * beside what the server's histograms say each step of the loads took.
  */
 export async function coldScenario(ctx: BenchContext, main: Proc, principals: Dataset['cold'] = ctx.dataset.cold): Promise<ColdResult[]> {
   const results: ColdResult[] = [];
@@ -109,24 +149,33 @@ export async function coldScenario(ctx: BenchContext, main: Proc, principals: Da
   for (const group of principals) {
     const warmupMs = await warmUp(ctx, main, group.warmup);
     const before = await scrape(ctx.http, main.url);
-    const started = performance.now();
     const outcomes: Array<Awaited<ReturnType<typeof coldCheck>>> = [];
-    for (const principal of group.principals) outcomes.push(await coldCheck(ctx, main, principal));
-    const elapsedS = (performance.now() - started) / 1000;
+    const noopMs: number[] = [];
+    let checksS = 0;
+    for (const principal of group.principals) {
+      const checkStarted = performance.now();
+      outcomes.push(await coldCheck(ctx, main, principal));
+      const noopStarted = performance.now();
+      checksS += (noopStarted - checkStarted) / 1000;
+      await ctx.http.request('GET', `${main.url}/healthz`);
+      noopMs.push(performance.now() - noopStarted);
+    }
     const after = await scrape(ctx.http, main.url);
-    const compiles = metric(after, COMPILE_COUNT) - metric(before, COMPILE_COUNT);
-    const compileSeconds = metric(after, COMPILE_SUM) - metric(before, COMPILE_SUM);
     const result: ColdResult = {
-      ...summarise(group.grants, outcomes, elapsedS),
-      serverMeanMs: compiles > 0 ? (compileSeconds / compiles) * 1000 : Number.NaN, // NaN when /metrics is not served
+      ...summarise(group.grants, outcomes, checksS),
+      serverMeanMs: histogramDelta(before, after, COMPILE)?.meanMs ?? Number.NaN, // NaN when /metrics is not served
       serverLoads: serverLoads(before, after, group.grants),
+      serverPhases: serverPhases(before, after),
+      noopHttp: latencyPercentiles(noopMs),
+      l2Late: nullIfNaN(metric(after, L2_LATE) - metric(before, L2_LATE)),
       plan: group.principals[0] ? await explainGrants(ctx.env.databaseUrl, group.principals[0].companyId, group.principals[0].userId).catch(() => null) : null,
       companyGrants,
       warmupMs,
     };
     const plan = result.plan ? `; load statement read ${result.plan.grantRowsRead} grant rows in ${result.plan.executionMs.toFixed(1)} ms (${result.plan.access.join(', ')})` : '';
     const server = result.serverLoads ? `; in the server, p99 at most ${result.serverLoads.p99AtMostMs} ms, ${(result.serverLoads.withinGoal * 100).toFixed(0)}% within ${result.serverLoads.goalMs} ms` : '';
-    ctx.log(`  ${group.grants} grants: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms over ${result.principals} principals${server}${plan}`);
+    const phases = result.serverPhases ? `; steps' p99 at most ${Object.entries(result.serverPhases).map(([phase, d]) => `${phase} ${d.p99AtMostMs} ms`).join(', ')}, ${result.l2Late ?? 'n/a'} L2 lookups late` : '';
+    ctx.log(`  ${group.grants} grants: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms over ${result.principals} principals (a no-op request beside them: p99 ${result.noopHttp!.p99.toFixed(2)} ms)${server}${phases}${plan}`);
     results.push(result);
   }
   return results;

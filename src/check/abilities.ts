@@ -1,6 +1,6 @@
 import { createMongoAbility, mongoQueryMatcher, type MatchConditions, type MongoAbility, type MongoQuery } from '@casl/ability';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { LoadPhase, Metrics } from '../metrics.js';
 import { compileStoredPrincipal, type CompiledRule } from '../policy/compiler.js';
 import type { Policies } from '../policy/catalog.js';
 import type { LoadedPrincipal } from '../store/principal-facts.js';
@@ -54,6 +54,8 @@ export interface AbilityProviderOptions {
   maxStalenessMs: number;
   /** CACHE_MAX_DEGRADED_MS: how long after its last confirmation a cached entry may answer while PostgreSQL cannot be read (default 30 s). */
   maxDegradedMs?: number;
+  /** CACHE_L2_WAIT_MS: how long a load waits for the L2 lookup before it reads PostgreSQL anyway (default 5 ms). */
+  l2WaitMs?: number;
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
@@ -79,6 +81,20 @@ function inListMatcher(conditions: MongoQuery): MatchConditions | null {
   let general: MatchConditions | undefined;
   Object.defineProperty(match, 'ast', { get: () => (general ??= mongoQueryMatcher(conditions) as MatchConditions).ast });
   return match as MatchConditions;
+}
+
+/** Rules a principal was compiled to, as L2 keeps them. */
+type L2Rules = { version: string; rules: CompiledRule[] };
+
+const LATE = Symbol('late');
+
+/** The promise's value, or LATE when it has not settled within `ms` (it keeps running). */
+function answeredWithin<T>(promise: Promise<T>, ms: number): Promise<T | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(resolve, ms, LATE);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 const conditionsMatcher = (conditions: MongoQuery): MatchConditions => inListMatcher(conditions) ?? (mongoQueryMatcher(conditions) as MatchConditions);
@@ -179,6 +195,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   const { policies, source, rulesCache, bus, metrics, logger } = options;
   const now = options.now ?? Date.now;
   const maxDegradedMs = options.maxDegradedMs ?? 30_000;
+  const l2WaitMs = options.l2WaitMs ?? 5;
   const l1 = new LruCache<PrincipalAbility>(options.maxEntries);
   const inFlight = new Map<string, Flight>();
   let flightsStarted = 0;
@@ -266,17 +283,25 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     return entry;
   }
 
-  async function fromL2(companyId: string, userId: string): Promise<{ version: string; rules: CompiledRule[] } | null> {
+  async function fromL2(companyId: string, userId: string): Promise<L2Rules | null> {
     if (!rulesCache) return null;
+    const started = performance.now();
     try {
       const hit = await rulesCache.get(companyId, userId);
-      metrics.cacheLookups.inc({ tier: 'l2', result: hit ? 'hit' : 'miss' });
+      phaseDone('l2', started);
       return hit;
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'redis' });
       logger.warn({ err: error }, 'redis unavailable for the rules cache: answering from PostgreSQL (degraded)');
       return null;
     }
+  }
+
+  /** Observes a load step begun at `started` (performance.now()); returns the time it ended, where the next step begins. */
+  function phaseDone(phase: LoadPhase, started: number): number {
+    const ended = performance.now();
+    metrics.loadPhaseDuration.observe({ phase }, (ended - started) / 1000);
+    return ended;
   }
 
   /**
@@ -327,7 +352,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   }
 
   /** With PostgreSQL away, rules from L2 answer only with the project set of their own version (from L2 too). */
-  async function degradedFromL2(companyId: string, l2: { version: string; rules: CompiledRule[] } | null): Promise<PrincipalAbility | undefined> {
+  async function degradedFromL2(companyId: string, l2: L2Rules | null): Promise<PrincipalAbility | undefined> {
     if (!l2) return undefined;
     let projects = projectSets.at(companyId, l2.version);
     if (!projects && rulesCache) {
@@ -360,7 +385,10 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
    * (degraded), as a cached entry would.
    */
   async function loadUncached(companyId: string, userId: string, start: LoadStart): Promise<Loaded> {
-    const l2 = await fromL2(companyId, userId);
+    const lookup = fromL2(companyId, userId);
+    const l2 = rulesCache ? await answeredWithin(lookup, l2WaitMs) : null;
+    if (l2 === LATE) return loadPastL2(companyId, userId, start, lookup);
+    if (rulesCache) metrics.cacheLookups.inc({ tier: 'l2', result: l2 ? 'hit' : 'miss' });
     // Rules that allow nothing may be a principal's standing (not a member), which L2 does not keep.
     if (l2 === null || l2.rules.length === 0) return { entry: await loadFromStore(companyId, userId, start), current: true };
     const read = await readVersion(companyId, start.at, undefined, l2);
@@ -377,6 +405,24 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   }
 
   /**
+   * L2 did not answer within CACHE_L2_WAIT_MS: PostgreSQL answers, as on a miss. A Redis that
+   * is slow or stalled (its command timeout is 500 ms) then adds at most the wait to a cold
+   * load, not its own tail. What L2 holds still counts when PostgreSQL cannot be read: the
+   * lookup is awaited then, and its rules answer under the same bound as any other degraded answer.
+   */
+  async function loadPastL2(companyId: string, userId: string, start: LoadStart, lookup: Promise<L2Rules | null>): Promise<Loaded> {
+    metrics.cacheLookups.inc({ tier: 'l2', result: 'late' });
+    try {
+      return { entry: await loadFromStore(companyId, userId, start), current: true };
+    } catch (error) {
+      if (!(error instanceof UnavailableError)) throw error;
+      const l2 = await lookup;
+      if (l2 === null || l2.rules.length === 0) throw error;
+      return degradedOrFail(companyId, undefined, l2, error);
+    }
+  }
+
+  /**
    * The company's version as PostgreSQL has it now, noted as confirmed; with PostgreSQL away,
    * what may answer instead: the cached entry, or the rules found in L2, if new enough for
    * its caller and confirmed current recently enough. Another instance may be writing
@@ -387,24 +433,34 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     companyId: string,
     started: number,
     cached: PrincipalAbility | undefined,
-    l2: { version: string; rules: CompiledRule[] } | null,
+    l2: L2Rules | null,
   ): Promise<{ version: string | null } | { degraded: Loaded }> {
+    const timer = performance.now();
     try {
       const stored = await source.readVersion(companyId);
+      phaseDone('version', timer);
       confirmed.note(companyId, stored ?? '0', started);
       return { version: stored };
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
-      const fallback = cached ?? (await degradedFromL2(companyId, l2));
-      if (!fallback) throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
-      // An entry from L2 was compiled elsewhere, at a time unknown here: only this instance's read of its version counts.
-      const confirmedAt = Math.max(cached?.validatedAt ?? -Infinity, confirmed.lastAt(companyId, fallback.versionText) ?? -Infinity);
-      if (now() - confirmedAt > maxDegradedMs) {
-        throw new UnavailableError(`the policy store is unreachable and what is cached was last confirmed current more than ${maxDegradedMs} ms ago`, { dependency: 'postgres' });
-      }
-      logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
-      return { degraded: { entry: fallback, current: false } };
+      return { degraded: await degradedOrFail(companyId, cached, l2, error) };
     }
+  }
+
+  /**
+   * With PostgreSQL away, what may answer instead: the cached entry, or rules found in L2, if
+   * confirmed current recently enough; otherwise UnavailableError.
+   */
+  async function degradedOrFail(companyId: string, cached: PrincipalAbility | undefined, l2: L2Rules | null, error: unknown): Promise<Loaded> {
+    const fallback = cached ?? (await degradedFromL2(companyId, l2));
+    if (!fallback) throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
+    // An entry from L2 was compiled elsewhere, at a time unknown here: only this instance's read of its version counts.
+    const confirmedAt = Math.max(cached?.validatedAt ?? -Infinity, confirmed.lastAt(companyId, fallback.versionText) ?? -Infinity);
+    if (now() - confirmedAt > maxDegradedMs) {
+      throw new UnavailableError(`the policy store is unreachable and what is cached was last confirmed current more than ${maxDegradedMs} ms ago`, { dependency: 'postgres' });
+    }
+    logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
+    return { entry: fallback, current: false };
   }
 
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {
@@ -440,12 +496,14 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     const held = newest && (known === undefined || BigInt(newest.version) >= known) ? newest : undefined;
     let loaded: LoadedPrincipal;
     const loadStarted = now();
+    const storeTimer = performance.now();
     try {
       loaded = await source.loadPrincipal(companyId, userId, held?.version ?? null, versionRead);
     } catch {
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
       throw new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
     }
+    const compileTimer = phaseDone('store', storeTimer);
     if (loaded.version === null) {
       // No company, so no member: checks naming ids that do not exist (mistakes, or a flood
       // of them) cost one statement that finds no company row, and share one entry.
@@ -463,7 +521,8 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     confirmed.note(companyId, loadedVersion, loadStarted);
     const standing = rules.length === 0 ? standingOf(companyId, userId, loaded) : undefined;
     const entry = entryFor(companyId, rules, projects, loadedVersion, loadStarted, standing);
-    metrics.compileDuration.observe((performance.now() - start.timer) / 1000);
+    const compiled = phaseDone('compile', compileTimer);
+    metrics.compileDuration.observe((compiled - start.timer) / 1000);
     remember(companyId, userId, entry, start.forgotten);
     if (rulesCache && standing === undefined) {
       afterTheAnswer(() => rulesCache.set(companyId, userId, loadedVersion, rules));

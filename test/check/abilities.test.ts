@@ -147,9 +147,10 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
     return id;
   }
 
+  /** L2 is waited for as long as it takes (CACHE_L2_WAIT_MS at its maximum): which tier answers is then up to the test, not to how busy the machine is. */
   function instance(source: PrincipalSource, rulesCache: RulesCache | null = null): { provider: AbilityProvider; bus: PolicyBus } {
     const bus = createLocalPolicyBus();
-    return { bus, provider: createAbilityProvider({ policies, source, rulesCache, bus, maxEntries: 100, maxStalenessMs: 60_000, metrics, logger }) };
+    return { bus, provider: createAbilityProvider({ policies, source, rulesCache, bus, maxEntries: 100, maxStalenessMs: 60_000, l2WaitMs: 60_000, metrics, logger }) };
   }
 
   const viewsProject = (entry: { ability: Parameters<typeof decide>[1]; projects: ReadonlySet<string> }, project: string) =>
@@ -450,6 +451,31 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       expect(viewsProject(later, 'p1').allowed).toBe(false);
     });
   });
+  describe('an L2 lookup that does not answer within CACHE_L2_WAIT_MS', () => {
+    it('is not waited for: PostgreSQL answers the load, and the lookup is counted late (neither hit nor miss)', async () => {
+      const c = await company();
+      const real = createRedisRulesCache(redis, prefix);
+      let answerL2!: () => void;
+      const l2Stalled = new Promise<void>((resolve) => (answerL2 = resolve));
+      // Redis as a stalled server looks to its client: the command is sent and nothing comes back.
+      const stalled: RulesCache = { ...real, get: (cc, u) => l2Stalled.then(() => real.get(cc, u)) };
+      const observed = observedSource(storeSource(store.db));
+      const own = createMetrics();
+      const provider = createAbilityProvider({ policies, source: observed.source, rulesCache: stalled, bus: createLocalPolicyBus(), maxEntries: 100, maxStalenessMs: 60_000, l2WaitMs: 5, metrics: own, logger });
+      try {
+        const answer = await Promise.race([provider.get(c, 'u1', undefined), new Promise<'still waiting'>((resolve) => setTimeout(resolve, 3000, 'still waiting'))]);
+        expect(answer).not.toBe('still waiting');
+        expect(viewsProject(answer as Awaited<ReturnType<AbilityProvider['load']>>, 'p1').allowed).toBe(true);
+        expect(observed.count('loadPrincipal')).toBe(1);
+        const lookups = (await own.registry.getSingleMetric('castellan_cache_lookups_total')!.get()).values;
+        const l2 = (result: string) => lookups.find((v) => v.labels.tier === 'l2' && v.labels.result === result)?.value;
+        expect([l2('late'), l2('hit'), l2('miss')]).toEqual([1, 0, 0]);
+      } finally {
+        answerL2();
+      }
+    });
+  });
+
   describe('the compile histogram', () => {
     it('times a cold load on the monotonic timer, not on the injected clock (Date.now, whole milliseconds)', async () => {
       const c = await company();

@@ -4,6 +4,7 @@ import { api, createTestEnvironment, type TestApp, type TestEnvironment } from '
 import { adminClient } from '../support/admin.js';
 import { servicesUp, TEST_REDIS_URL } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { scrape } from '../ops/prometheus.js';
 import { seedCompany } from './seed.js';
 
 /**
@@ -144,6 +145,47 @@ describe.skipIf(!servicesUp)('degraded mode: PostgreSQL unreachable for one inst
     expect(late.status).toBe(503);
     expect(late.body.error.code).toBe('unavailable');
     await pg.restore();
+  });
+
+  describe('a Redis slower than CACHE_L2_WAIT_MS', () => {
+    /** d, reaching Redis through a proxy, confirms the company's version (u8); the writer puts u9's and u10's rules in L2. */
+    async function slowRedisAndL2() {
+      const { app: d, pg, redis } = await isolated({ CACHE_MAX_STALENESS_MS: '100', CACHE_MAX_DEGRADED_MS: '5000', CACHE_L2_WAIT_MS: '2' }, true);
+      expect((await api(d.url, 'POST', '/v1/check', viewP1('u8'))).body).toMatchObject({ allowed: true });
+      for (const user of ['u9', 'u10']) expect((await api(writer.url, 'POST', '/v1/check', viewP1(user))).body).toMatchObject({ allowed: true });
+      const direct = new Redis(TEST_REDIS_URL);
+      try {
+        const inL2 = async (user: string) => (await direct.keys(`${env.env.REDIS_KEY_PREFIX}*rules:acme ${user}`)).length === 1;
+        await until(async () => (await inL2('u9')) && (await inL2('u10')), 3000);
+      } finally {
+        direct.disconnect();
+      }
+      return { d, pg, redis: redis! };
+    }
+
+    it('with PostgreSQL away, rules L2 gives back late still answer within the bound, and the lookup is counted late', async () => {
+      const { d, pg, redis } = await slowRedisAndL2();
+      redis.setLatency(100); // each way: L2 answers, well after the wait and well within Redis's 500 ms command timeout
+      await pg.cut();
+      const answer = await api(d.url, 'POST', '/v1/check', viewP1('u9'));
+      expect(answer.status).toBe(200);
+      expect(answer.body.allowed).toBe(true);
+      const s = await scrape(d.url);
+      expect(s.value('castellan_cache_lookups_total', { tier: 'l2', result: 'late' })).toBe(1);
+      redis.setLatency(0);
+      await pg.restore();
+    });
+
+    it('with PostgreSQL away and Redis stalled, a cold principal gets 503, never an allow', async () => {
+      const { d, pg, redis } = await slowRedisAndL2();
+      redis.stall();
+      await pg.cut();
+      const answer = await api(d.url, 'POST', '/v1/check', viewP1('u10'));
+      expect(answer.status).toBe(503);
+      expect(answer.body.error.code).toBe('unavailable');
+      redis.unstall();
+      await pg.restore();
+    });
   });
 
   it('CACHE_MAX_DEGRADED_MS=0 answers nothing from cache once an entry needs PostgreSQL', async () => {

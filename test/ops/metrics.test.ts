@@ -12,6 +12,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const lookups = (s: Scrape, tier: string, result: string) => s.value('castellan_cache_lookups_total', { tier, result });
 const decisions = (s: Scrape, outcome: string) => s.value('castellan_decisions_total', { outcome });
 const checkCount = (s: Scrape, endpoint: string) => s.value('castellan_check_duration_seconds_count', { endpoint });
+const phaseCount = (s: Scrape, phase: string) => s.value('castellan_load_phase_duration_seconds_count', { phase });
+const phaseCounts = (s: Scrape) => Object.fromEntries(['l2', 'version', 'store', 'compile'].map((phase) => [phase, phaseCount(s, phase)]));
 const invalidations = (s: Scrape) => s.value('castellan_invalidations_received_total');
 
 describe.skipIf(!servicesUp)('GET /metrics', () => {
@@ -40,10 +42,13 @@ describe.skipIf(!servicesUp)('GET /metrics', () => {
     expect(s.type('castellan_compile_duration_seconds')).toBe('histogram');
     for (const outcome of ['allow', 'deny', 'error']) expect(decisions(s, outcome)).toBe(0);
     for (const tier of ['l1', 'l2']) for (const result of ['hit', 'miss']) expect(lookups(s, tier, result)).toBe(0);
+    expect(lookups(s, 'l2', 'late')).toBe(0);
     for (const endpoint of ['check', 'batch']) expect(checkCount(s, endpoint)).toBe(0);
     for (const result of ['kept', 'reloaded']) expect(s.value('castellan_stale_refreshes_total', { result })).toBe(0);
     for (const dependency of ['postgres', 'redis']) expect(s.value('castellan_dependency_errors_total', { dependency })).toBe(0);
     expect(s.value('castellan_compile_duration_seconds_count')).toBe(0);
+    expect(s.type('castellan_load_phase_duration_seconds')).toBe('histogram');
+    expect(phaseCounts(s)).toEqual({ l2: 0, version: 0, store: 0, compile: 0 });
     expect(invalidations(s)).toBe(0);
     expect(s.type('castellan_admin_writes_total')).toBe('counter');
     // Webhooks are not configured here: the series exist, at 0.
@@ -102,6 +107,9 @@ describe.skipIf(!servicesUp)('GET /metrics', () => {
     expect(lookups(s, 'l2', 'miss')).toBe(1);
     expect(lookups(s, 'l2', 'hit')).toBe(0);
     expect(s.value('castellan_compile_duration_seconds_count')).toBe(1);
+    // The one cold load: an L2 miss, then the load statement and the compile; no separate version read.
+    expect(phaseCounts(s)).toEqual({ l2: 1, version: 0, store: 1, compile: 1 });
+    expect(s.value('castellan_load_phase_duration_seconds_bucket', { phase: 'store', le: '+Inf' })).toBe(1);
     // The histogram's buckets are cumulative: the +Inf bucket holds every observation.
     expect(s.value('castellan_check_duration_seconds_bucket', { endpoint: 'check', le: '+Inf' })).toBe(3);
   });
@@ -117,6 +125,8 @@ describe.skipIf(!servicesUp)('GET /metrics', () => {
     expect(lookups(s, 'l2', 'hit')).toBe(1);
     expect(lookups(s, 'l2', 'miss')).toBe(0);
     expect(s.value('castellan_compile_duration_seconds_count')).toBe(0);
+    // Rules from L2 need only their company's version confirmed.
+    expect(phaseCounts(s)).toEqual({ l2: 1, version: 1, store: 0, compile: 0 });
   });
 
   it('counts stale-entry refreshes: kept when the version is unchanged, reloaded when it moved', async () => {

@@ -34,7 +34,9 @@ export interface TestEnvironment {
 /** A test file's own database and Redis key prefix; `start` may be called more than once (several instances). */
 export async function createTestEnvironment(extra: Record<string, string> = {}): Promise<TestEnvironment> {
   const database = await createTestDatabase();
-  const env = { DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `${uniqueName('t')}:`, ...extra };
+  // CACHE_L2_WAIT_MS at its maximum: which tier answers a load is then up to the test, not to how
+  // busy the machine is (with the 5 ms default, a GET slowed by a loaded CI host reads PostgreSQL).
+  const env = { DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `${uniqueName('t')}:`, CACHE_L2_WAIT_MS: '60000', ...extra };
   const started: TestApp[] = [];
   return {
     database,
