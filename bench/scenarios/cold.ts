@@ -41,7 +41,7 @@ export interface ColdResult extends LatencyPercentiles {
 const COMPILE = 'castellan_compile_duration_seconds';
 const PHASES = 'castellan_load_phase_duration_seconds';
 /** The server's bucket bounds (metrics.ts loadBuckets); a server without one of them is read to the bounds it has. */
-const LOAD_BOUNDS = ['0.00025', '0.0005', '0.001', '0.002', '0.003', '0.005', '0.0075', '0.01', '0.015', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5'];
+const LOAD_BOUNDS = ['0.00025', '0.0005', '0.001', '0.002', '0.0025', '0.003', '0.005', '0.0075', '0.01', '0.015', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5'];
 
 const L2_LATE = 'castellan_cache_lookups_total{tier="l2",result="late"}';
 const nullIfNaN = (n: number) => (Number.isNaN(n) ? null : n);

@@ -85,14 +85,21 @@ function inListMatcher(conditions: MongoQuery): MatchConditions | null {
 
 /** Rules a principal was compiled to, as L2 keeps them. */
 type L2Rules = { version: string; rules: CompiledRule[] };
+/** What an L2 lookup found: rules, nothing (null), or no answer because Redis failed. */
+type L2Lookup = L2Rules | null | typeof L2_FAILED;
 
+const L2_FAILED = Symbol('l2 failed');
 const LATE = Symbol('late');
 
-/** The promise's value, or LATE when it has not settled within `ms` (it keeps running). */
+/**
+ * The promise's value, or LATE when it has not settled within `ms` (it keeps running). LATE is
+ * given one turn of the event loop after the timer: timers run before sockets are read, so when
+ * the loop was busy past `ms`, an answer already received is taken first, not called late.
+ */
 function answeredWithin<T>(promise: Promise<T>, ms: number): Promise<T | typeof LATE> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<typeof LATE>((resolve) => {
-    timer = setTimeout(resolve, ms, LATE);
+    timer = setTimeout(() => setImmediate(resolve, LATE), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
@@ -283,17 +290,17 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     return entry;
   }
 
-  async function fromL2(companyId: string, userId: string): Promise<L2Rules | null> {
+  async function fromL2(companyId: string, userId: string): Promise<L2Lookup> {
     if (!rulesCache) return null;
     const started = performance.now();
     try {
-      const hit = await rulesCache.get(companyId, userId);
-      phaseDone('l2', started);
-      return hit;
+      return await rulesCache.get(companyId, userId);
     } catch (error) {
       metrics.dependencyErrors.inc({ dependency: 'redis' });
       logger.warn({ err: error }, 'redis unavailable for the rules cache: answering from PostgreSQL (degraded)');
-      return null;
+      return L2_FAILED;
+    } finally {
+      phaseDone('l2', started);
     }
   }
 
@@ -385,12 +392,20 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
    * (degraded), as a cached entry would.
    */
   async function loadUncached(companyId: string, userId: string, start: LoadStart): Promise<Loaded> {
+    if (!rulesCache) return { entry: await loadFromStore(companyId, userId, start), current: true };
     const lookup = fromL2(companyId, userId);
-    const l2 = rulesCache ? await answeredWithin(lookup, l2WaitMs) : null;
-    if (l2 === LATE) return loadPastL2(companyId, userId, start, lookup);
-    if (rulesCache) metrics.cacheLookups.inc({ tier: 'l2', result: l2 ? 'hit' : 'miss' });
+    const found = await answeredWithin(lookup, l2WaitMs);
+    if (found === LATE) return loadPastL2(companyId, userId, start, lookup);
+    // A failed lookup was counted as a Redis error, not as a lookup.
+    if (found !== L2_FAILED) metrics.cacheLookups.inc({ tier: 'l2', result: found ? 'hit' : 'miss' });
+    const l2 = found === L2_FAILED ? null : found;
     // Rules that allow nothing may be a principal's standing (not a member), which L2 does not keep.
     if (l2 === null || l2.rules.length === 0) return { entry: await loadFromStore(companyId, userId, start), current: true };
+    return loadFromL2(companyId, userId, start, l2);
+  }
+
+  /** Rules found in L2: they answer once their company's version is confirmed to be theirs (a primary-key read). */
+  async function loadFromL2(companyId: string, userId: string, start: LoadStart, l2: L2Rules): Promise<Loaded> {
     const read = await readVersion(companyId, start.at, undefined, l2);
     if ('degraded' in read) return read.degraded;
     if (read.version === l2.version) {
@@ -410,15 +425,17 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
    * load, not its own tail. What L2 holds still counts when PostgreSQL cannot be read: the
    * lookup is awaited then, and its rules answer under the same bound as any other degraded answer.
    */
-  async function loadPastL2(companyId: string, userId: string, start: LoadStart, lookup: Promise<L2Rules | null>): Promise<Loaded> {
+  async function loadPastL2(companyId: string, userId: string, start: LoadStart, lookup: Promise<L2Lookup>): Promise<Loaded> {
     metrics.cacheLookups.inc({ tier: 'l2', result: 'late' });
     try {
       return { entry: await loadFromStore(companyId, userId, start), current: true };
     } catch (error) {
       if (!(error instanceof UnavailableError)) throw error;
       const l2 = await lookup;
-      if (l2 === null || l2.rules.length === 0) throw error;
-      return degradedOrFail(companyId, undefined, l2, error);
+      if (l2 === null || l2 === L2_FAILED || l2.rules.length === 0) throw error;
+      // As when L2 answers in time: a version read (lighter than the load that failed, so it may
+      // get through an overloaded PostgreSQL), and the degraded bound when it cannot be read.
+      return loadFromL2(companyId, userId, start, l2);
     }
   }
 
@@ -436,15 +453,17 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     l2: L2Rules | null,
   ): Promise<{ version: string | null } | { degraded: Loaded }> {
     const timer = performance.now();
+    let stored: string | null;
     try {
-      const stored = await source.readVersion(companyId);
-      phaseDone('version', timer);
-      confirmed.note(companyId, stored ?? '0', started);
-      return { version: stored };
+      stored = await source.readVersion(companyId);
     } catch (error) {
+      phaseDone('version', timer);
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
       return { degraded: await degradedOrFail(companyId, cached, l2, error) };
     }
+    phaseDone('version', timer);
+    confirmed.note(companyId, stored ?? '0', started);
+    return { version: stored };
   }
 
   /**
@@ -500,6 +519,7 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     try {
       loaded = await source.loadPrincipal(companyId, userId, held?.version ?? null, versionRead);
     } catch {
+      phaseDone('store', storeTimer);
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
       throw new UnavailableError('the policy store is unreachable', { dependency: 'postgres' });
     }

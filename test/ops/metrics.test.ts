@@ -169,6 +169,9 @@ describe.skipIf(!servicesUp)('GET /metrics', () => {
     // Reconnection attempts are counted too, so how many is up to timing: at least the failed L2 read.
     expect(s.value('castellan_dependency_errors_total', { dependency: 'redis' })).toBeGreaterThanOrEqual(1);
     expect(s.value('castellan_dependency_errors_total', { dependency: 'postgres' })).toBe(0);
+    // A lookup Redis could not answer is an error, not a miss (nor a hit, nor late: the test environment waits for it).
+    expect([lookups(s, 'l2', 'hit'), lookups(s, 'l2', 'miss'), lookups(s, 'l2', 'late')]).toEqual([0, 0, 0]);
+    expect(s.value('castellan_load_phase_duration_seconds_count', { phase: 'l2' })).toBe(1);
   });
 
   describe('with CHECK_TOKEN configured', () => {
