@@ -314,11 +314,13 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
   /**
    * An L2 write, once the answer it came with has gone out: ioredis encodes a value and writes it
    * to the socket before its call returns (a write system call that wakes Redis; for 5,000 grants
-   * about a millisecond), which otherwise sat between the load and the response. L2 is a cache
-   * offered to other instances, so a write a turn of the event loop later changes no answer.
+   * about a millisecond), which otherwise sat between the load and the response. Two turns: the
+   * response itself is written from a setImmediate queued after this one (the write batch,
+   * src/http/write-batch.ts), so one turn still ran the L2 write first. L2 is a cache offered to
+   * other instances, so a write a turn of the event loop later changes no answer.
    */
   function afterTheAnswer(write: () => Promise<void>): void {
-    setImmediate(() => write().catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' })));
+    setImmediate(() => setImmediate(() => write().catch(() => metrics.dependencyErrors.inc({ dependency: 'redis' }))));
   }
 
   /** Every project set read from PostgreSQL is shared in process and offered to other instances through L2. */

@@ -4,6 +4,7 @@ import { createAbilityProvider, type AbilityProvider, type PrincipalSource } fro
 import type { CompactAbility } from '../../src/check/compact-ability.js';
 import { decide } from '../../src/check/decide.js';
 import { createLocalPolicyBus, type PolicyBus } from '../../src/check/policy-bus.js';
+import { createWriteBatch } from '../../src/http/write-batch.js';
 import { createRedisRulesCache, type RulesCache } from '../../src/check/rules-cache.js';
 import { storeSource } from '../../src/check/source.js';
 import { UnavailableError } from '../../src/errors.js';
@@ -504,6 +505,30 @@ describe.skipIf(!servicesUp)('ability provider: versions, shared loads and share
       expect(viewsProject(await answer, 'p1').allowed).toBe(true);
       expect(await l2Lookups(own)).toEqual({ late: 0, hit: 1, miss: 0 });
       expect(observed.count('loadPrincipal')).toBe(0);
+    });
+  });
+
+  describe('the L2 write of a cold load', () => {
+    it('goes out after the answer: after a response written through the write batch in the same turn', async () => {
+      const c = await company();
+      const real = createRedisRulesCache(redis, prefix);
+      const order: string[] = [];
+      const watched: RulesCache = {
+        ...real,
+        set: (...args) => (order.push('L2 write'), real.set(...args)),
+        setProjects: (...args) => (order.push('L2 projects write'), real.setProjects(...args)),
+      };
+      const { provider } = instance(storeSource(store.db), watched);
+      // As the check handler answers: the decision, then the response queued on the write batch.
+      const batch = createWriteBatch((error) => {
+        throw error;
+      });
+      const answered = new Promise<void>((resolve) => {
+        void Promise.resolve(provider.get(c, 'u1', undefined)).then((entry) => batch(() => (order.push(`response ${viewsProject(entry, 'p1').allowed}`), resolve())));
+      });
+      await answered;
+      await inL2(real, c, ['u1']);
+      expect(order).toEqual(['response true', 'L2 projects write', 'L2 write']);
     });
   });
 
