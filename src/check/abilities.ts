@@ -461,27 +461,19 @@ export function createAbilityProvider(options: AbilityProviderOptions): AbilityP
     } catch (error) {
       phaseDone('version', timer);
       metrics.dependencyErrors.inc({ dependency: 'postgres' });
-      return { degraded: await degradedOrFail(companyId, cached, l2, error) };
+      const fallback = cached ?? (await degradedFromL2(companyId, l2));
+      if (!fallback) throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
+      // An entry from L2 was compiled elsewhere, at a time unknown here: only this instance's read of its version counts.
+      const confirmedAt = Math.max(cached?.validatedAt ?? -Infinity, confirmed.lastAt(companyId, fallback.versionText) ?? -Infinity);
+      if (now() - confirmedAt > maxDegradedMs) {
+        throw new UnavailableError(`the policy store is unreachable and what is cached was last confirmed current more than ${maxDegradedMs} ms ago`, { dependency: 'postgres' });
+      }
+      logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
+      return { degraded: { entry: fallback, current: false } };
     }
     phaseDone('version', timer);
     confirmed.note(companyId, stored ?? '0', started);
     return { version: stored };
-  }
-
-  /**
-   * With PostgreSQL away, what may answer instead: the cached entry, or rules found in L2, if
-   * confirmed current recently enough; otherwise UnavailableError.
-   */
-  async function degradedOrFail(companyId: string, cached: PrincipalAbility | undefined, l2: L2Rules | null, error: unknown): Promise<Loaded> {
-    const fallback = cached ?? (await degradedFromL2(companyId, l2));
-    if (!fallback) throw new UnavailableError('the policy store is unreachable and nothing usable is cached', { dependency: 'postgres' });
-    // An entry from L2 was compiled elsewhere, at a time unknown here: only this instance's read of its version counts.
-    const confirmedAt = Math.max(cached?.validatedAt ?? -Infinity, confirmed.lastAt(companyId, fallback.versionText) ?? -Infinity);
-    if (now() - confirmedAt > maxDegradedMs) {
-      throw new UnavailableError(`the policy store is unreachable and what is cached was last confirmed current more than ${maxDegradedMs} ms ago`, { dependency: 'postgres' });
-    }
-    logger.warn({ err: error, companyId }, 'postgres unavailable: answering from cache (degraded)');
-    return { entry: fallback, current: false };
   }
 
   async function loadFresh(companyId: string, userId: string): Promise<Loaded> {

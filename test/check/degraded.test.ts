@@ -54,6 +54,33 @@ describe.skipIf(!servicesUp)('degraded mode: PostgreSQL unreachable for one inst
     return response.body.version as string;
   };
 
+  /** Waits until L2 holds the users' rules (the writer instance puts them there in the background). */
+  async function untilInL2(users: string[]): Promise<void> {
+    const direct = new Redis(TEST_REDIS_URL);
+    try {
+      const inL2 = async (user: string) => (await direct.keys(`${env.env.REDIS_KEY_PREFIX}*rules:acme ${user}`)).length === 1;
+      await until(async () => (await Promise.all(users.map(inL2))).every(Boolean), 3000);
+    } finally {
+      direct.disconnect();
+    }
+  }
+
+  /**
+   * With PostgreSQL away from `d`: `within` is answered from cache (allowed) while the company's
+   * version was confirmed less than `boundMs` ago, and `past` is refused once the bound is over.
+   */
+  async function answeredWithinBoundThenRefused(d: TestApp, confirmed: number, boundMs: number, within: string, past: string): Promise<void> {
+    const degraded = await api(d.url, 'POST', '/v1/check', viewP1(within));
+    expect(Date.now() - confirmed).toBeLessThan(boundMs); // else this machine is too slow for the test to mean anything
+    expect(degraded.status).toBe(200);
+    expect(degraded.body.allowed).toBe(true);
+
+    await sleep(boundMs - (Date.now() - confirmed) + 100);
+    const late = await api(d.url, 'POST', '/v1/check', viewP1(past));
+    expect(late.status).toBe(503);
+    expect(late.body.error.code).toBe('unavailable');
+  }
+
   beforeAll(async () => {
     env = await createTestEnvironment();
     writer = await env.start();
@@ -103,15 +130,7 @@ describe.skipIf(!servicesUp)('degraded mode: PostgreSQL unreachable for one inst
     await revoke('u3');
 
     await sleep(300); // past the staleness bound: the entry is re-validated, which fails
-    const degraded = await api(d.url, 'POST', '/v1/check', viewP1('u3'));
-    expect(Date.now() - confirmed).toBeLessThan(2500); // else this machine is too slow for the test to mean anything
-    expect(degraded.status).toBe(200);
-    expect(degraded.body.allowed).toBe(true);
-
-    await sleep(2500 - (Date.now() - confirmed) + 100);
-    const late = await api(d.url, 'POST', '/v1/check', viewP1('u3'));
-    expect(late.status).toBe(503);
-    expect(late.body.error.code).toBe('unavailable');
+    await answeredWithinBoundThenRefused(d, confirmed, 2500, 'u3', 'u3');
     expect((await api(d.url, 'POST', '/v1/check/batch', { company: 'acme', principal: { id: 'u3' }, checks: [{ action: 'view', resource: { type: 'Project', id: 'p1' } }] })).status).toBe(503);
 
     // Healed: current answers again, without a restart, and ready.
@@ -127,23 +146,10 @@ describe.skipIf(!servicesUp)('degraded mode: PostgreSQL unreachable for one inst
     expect((await api(d.url, 'POST', '/v1/check', viewP1('u4'))).body).toMatchObject({ allowed: true });
     const confirmed = Date.now();
     for (const user of ['u5', 'u6']) expect((await api(writer.url, 'POST', '/v1/check', viewP1(user))).body).toMatchObject({ allowed: true });
-    const redis = new Redis(TEST_REDIS_URL);
-    try {
-      await until(async () => (await redis.keys(`${env.env.REDIS_KEY_PREFIX}*rules:acme u[56]`)).length === 2, 3000);
-    } finally {
-      redis.disconnect();
-    }
+    await untilInL2(['u5', 'u6']);
     await pg.cut();
 
-    const fromL2 = await api(d.url, 'POST', '/v1/check', viewP1('u5'));
-    expect(Date.now() - confirmed).toBeLessThan(2500);
-    expect(fromL2.status).toBe(200);
-    expect(fromL2.body.allowed).toBe(true);
-
-    await sleep(2500 - (Date.now() - confirmed) + 100);
-    const late = await api(d.url, 'POST', '/v1/check', viewP1('u6'));
-    expect(late.status).toBe(503);
-    expect(late.body.error.code).toBe('unavailable');
+    await answeredWithinBoundThenRefused(d, confirmed, 2500, 'u5', 'u6');
     await pg.restore();
   });
 
@@ -154,13 +160,7 @@ describe.skipIf(!servicesUp)('degraded mode: PostgreSQL unreachable for one inst
       expect((await api(d.url, 'POST', '/v1/check', viewP1('u8'))).body).toMatchObject({ allowed: true });
       const confirmed = Date.now();
       for (const user of ['u9', 'u10']) expect((await api(writer.url, 'POST', '/v1/check', viewP1(user))).body).toMatchObject({ allowed: true });
-      const direct = new Redis(TEST_REDIS_URL);
-      try {
-        const inL2 = async (user: string) => (await direct.keys(`${env.env.REDIS_KEY_PREFIX}*rules:acme ${user}`)).length === 1;
-        await until(async () => (await inL2('u9')) && (await inL2('u10')), 3000);
-      } finally {
-        direct.disconnect();
-      }
+      await untilInL2(['u9', 'u10']);
       return { d, pg, redis: redis!, confirmed };
     }
 
@@ -170,15 +170,7 @@ describe.skipIf(!servicesUp)('degraded mode: PostgreSQL unreachable for one inst
       const lateBefore = (await scrape(d.url)).value('castellan_cache_lookups_total', { tier: 'l2', result: 'late' })!;
       redis.setLatency(100); // each way: L2 answers, well after the wait and well within Redis's 500 ms command timeout
       await pg.cut();
-      const answer = await api(d.url, 'POST', '/v1/check', viewP1('u9'));
-      expect(Date.now() - confirmed).toBeLessThan(2500); // else this machine is too slow for the test to mean anything
-      expect(answer.status).toBe(200);
-      expect(answer.body.allowed).toBe(true);
-
-      await sleep(2500 - (Date.now() - confirmed) + 100);
-      const late = await api(d.url, 'POST', '/v1/check', viewP1('u10'));
-      expect(late.status).toBe(503);
-      expect(late.body.error.code).toBe('unavailable');
+      await answeredWithinBoundThenRefused(d, confirmed, 2500, 'u9', 'u10');
       const s = await scrape(d.url);
       expect(s.value('castellan_cache_lookups_total', { tier: 'l2', result: 'late' })! - lateBefore).toBe(2);
       redis.setLatency(0);
